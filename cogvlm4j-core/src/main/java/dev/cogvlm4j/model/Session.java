@@ -1,0 +1,86 @@
+package dev.cogvlm4j.model;
+
+/**
+ * One conversation's decoding state: the KV cache and the last position id. Feed a prompt with
+ * {@link #prefill}, then one token at a time with {@link #next}.
+ */
+public final class Session {
+    private final CogVlmModel model;
+    private final KvCache cache;
+    private int lastPosition = -1;
+
+    Session(CogVlmModel model) {
+        this.model = model;
+        this.cache = model.newCache();
+    }
+
+    /** Tokens in the cache. */
+    public int length() {
+        return cache.length();
+    }
+
+    /** The KV cache (for memory reporting). */
+    public KvCache cache() {
+        return cache;
+    }
+
+    /**
+     * Runs a prompt through the decoder. Returns logits {@code [L, V]} for every position when {@code allLogits},
+     * else {@code [V]} for the last one.
+     */
+    public float[] prefill(ModelInput input, ImageFeatures image, boolean allLogits) {
+        CogVlmConfig c = model.config();
+        int n = input.length();
+        if (n == 0) {
+            throw new IllegalArgumentException("empty input");
+        }
+        int slots = input.imageSlots();
+        if (slots > 0) {
+            if (image == null) {
+                throw new IllegalArgumentException("token_type_ids mark " + slots + " image slots but no image was given");
+            }
+            if (slots != image.tokens()) {
+                throw new IllegalArgumentException("token_type_ids mark " + slots + " image slots but the image fills "
+                        + image.tokens());
+            }
+        } else {
+            model.requireImageIfNeeded(false);
+        }
+        if (cache.length() != 0) {
+            throw new IllegalStateException("prefill needs a fresh session");
+        }
+        int maxPos = input.positionIds()[n - 1];
+        if (maxPos >= c.maxPositions()) {
+            throw new IllegalArgumentException("the prompt needs " + (maxPos + 1) + " positions but the model's context is "
+                    + c.maxPositions());
+        }
+        cache.ensure(n);
+        if (image != null && image.crossOut() != null) {
+            model.prepareCross(image, cache);
+        }
+        float[] hidden = model.embed(input.inputIds(), input.tokenTypeIds(), slots > 0 ? image : null);
+        Routing routing = new Routing(PositionIds.visionExpertMask(input.tokenTypeIds()));
+        model.layers(hidden, n, routing, input.positionIds(), cache, 0);
+        cache.advance(n);
+        lastPosition = maxPos;
+        return model.logits(hidden, n, allLogits ? 0 : n - 1);
+    }
+
+    /** Appends one generated (text) token and returns the logits for the token after it. */
+    public float[] next(int token) {
+        CogVlmConfig c = model.config();
+        int position = lastPosition + 1;
+        if (position >= c.maxPositions()) {
+            throw new IllegalStateException("context of " + c.maxPositions() + " positions is full");
+        }
+        cache.ensure(cache.length() + 1);
+        int[] ids = {token};
+        int[] types = {PositionIds.LANGUAGE};
+        float[] hidden = model.embed(ids, types, null);
+        Routing routing = new Routing(new boolean[1]);
+        model.layers(hidden, 1, routing, new int[]{position}, cache, cache.length());
+        cache.advance(1);
+        lastPosition = position;
+        return model.logits(hidden, 1, 0);
+    }
+}

@@ -1,0 +1,177 @@
+package dev.cogvlm4j.tensor;
+
+import java.util.stream.IntStream;
+
+/** Pure-Java kernels: Vector API dot products, rows spread over the common fork-join pool. */
+final class JavaKernels implements Kernels {
+    static final JavaKernels INSTANCE = new JavaKernels();
+
+    /** Work below this many multiply-adds runs on the calling thread. */
+    private static final long PARALLEL_THRESHOLD = 1 << 16;
+
+    private JavaKernels() {
+    }
+
+    @Override
+    public void matmul(float[] x, int n, Tensor w, float[] bias, float[] out) {
+        int m = w.rows();
+        int k = w.cols();
+        if (x.length < (long) n * k || out.length < (long) n * m) {
+            throw new IllegalArgumentException("matmul " + w.name() + ": buffers too small for n=" + n);
+        }
+        // One weight row is widened once and reused against every activation row; blocks of output columns
+        // are the unit of parallel work, so each weight row is read from memory exactly once.
+        int block = Math.max(1, Math.min(64, m / (4 * Runtime.getRuntime().availableProcessors())));
+        int blocks = (m + block - 1) / block;
+        IntStream range = IntStream.range(0, blocks);
+        if ((long) n * m * k >= PARALLEL_THRESHOLD) {
+            range = range.parallel();
+        }
+        range.forEach(b -> {
+            float[] row = new float[k];
+            int end = Math.min(m, (b + 1) * block);
+            for (int j = b * block; j < end; j++) {
+                w.readRow(j, row, 0);
+                float bj = bias == null ? 0f : bias[j];
+                for (int i = 0; i < n; i++) {
+                    out[i * m + j] = VectorOps.dot(x, i * k, row, 0, k) + bj;
+                }
+            }
+        });
+    }
+
+    @Override
+    public void rmsNorm(float[] x, int n, int dim, float[] weight, float eps, float[] out) {
+        for (int r = 0; r < n; r++) {
+            int o = r * dim;
+            double ss = 0;
+            for (int i = 0; i < dim; i++) {
+                ss += (double) x[o + i] * x[o + i];
+            }
+            float inv = (float) (1.0 / Math.sqrt(ss / dim + eps));
+            for (int i = 0; i < dim; i++) {
+                out[o + i] = weight[i] * (x[o + i] * inv);
+            }
+        }
+    }
+
+    @Override
+    public void layerNorm(float[] x, int n, int dim, float[] weight, float[] bias, float eps, float[] out) {
+        for (int r = 0; r < n; r++) {
+            int o = r * dim;
+            double mean = 0;
+            for (int i = 0; i < dim; i++) {
+                mean += x[o + i];
+            }
+            mean /= dim;
+            double var = 0;
+            for (int i = 0; i < dim; i++) {
+                double c = x[o + i] - mean;
+                var += c * c;
+            }
+            var /= dim;
+            double inv = 1.0 / Math.sqrt(var + eps);
+            for (int i = 0; i < dim; i++) {
+                out[o + i] = (float) ((x[o + i] - mean) * inv) * weight[i] + bias[i];
+            }
+        }
+    }
+
+    @Override
+    public void gelu(float[] x, int len) {
+        for (int i = 0; i < len; i++) {
+            double v = x[i];
+            x[i] = (float) (0.5 * v * (1.0 + Erf.erf(v / Math.sqrt(2.0))));
+        }
+    }
+
+    @Override
+    public void siluGate(float[] gate, float[] up, int len) {
+        for (int i = 0; i < len; i++) {
+            float g = gate[i];
+            gate[i] = g / (1f + (float) Math.exp(-g)) * up[i];
+        }
+    }
+
+    @Override
+    public void add(float[] y, float[] x, int len) {
+        for (int i = 0; i < len; i++) {
+            y[i] += x[i];
+        }
+    }
+
+    @Override
+    public void addRow(float[] y, int n, int dim, float[] row) {
+        for (int r = 0; r < n; r++) {
+            int o = r * dim;
+            for (int i = 0; i < dim; i++) {
+                y[o + i] += row[i];
+            }
+        }
+    }
+
+    @Override
+    public void rotary(float[] x, int off, int heads, int headDim, float[] cos, float[] sin, int csOff,
+                       boolean interleaved) {
+        for (int h = 0; h < heads; h++) {
+            int b = off + h * headDim;
+            if (interleaved) {
+                for (int i = 0; i < headDim; i += 2) {
+                    float x0 = x[b + i];
+                    float x1 = x[b + i + 1];
+                    x[b + i] = x0 * cos[csOff + i] - x1 * sin[csOff + i];
+                    x[b + i + 1] = x1 * cos[csOff + i + 1] + x0 * sin[csOff + i + 1];
+                }
+            } else {
+                int half = headDim / 2;
+                for (int i = 0; i < half; i++) {
+                    float x1 = x[b + i];
+                    float x2 = x[b + i + half];
+                    x[b + i] = x1 * cos[csOff + i] - x2 * sin[csOff + i];
+                    x[b + i + half] = x2 * cos[csOff + i + half] + x1 * sin[csOff + i + half];
+                }
+            }
+        }
+    }
+
+    @Override
+    public void attention(float[] q, int qOff, int qStride, float[] k, int kOff, float[] v, int vOff, int kvStride,
+                          float[] out, int n, int m, int heads, int kvHeads, int d, float scale, boolean causal,
+                          int past) {
+        int group = heads / kvHeads;
+        IntStream range = IntStream.range(0, n * heads);
+        if ((long) n * m * heads * d >= PARALLEL_THRESHOLD) {
+            range = range.parallel();
+        }
+        // One query row and head at a time: its scores over all keys fit in a small scratch row, so memory stays
+        // O(m) per thread even for the 9,217-token CogVLM2 tower.
+        range.forEach(t -> {
+            int i = t / heads;
+            int h = t % heads;
+            int g = h / group;
+            int limit = causal ? Math.min(m, past + i + 1) : m;
+            float[] scores = new float[limit];
+            int qo = qOff + i * qStride + h * d;
+            float max = Float.NEGATIVE_INFINITY;
+            for (int j = 0; j < limit; j++) {
+                float s = VectorOps.dot(q, qo, k, kOff + j * kvStride + g * d, d) * scale;
+                scores[j] = s;
+                if (s > max) {
+                    max = s;
+                }
+            }
+            float sum = 0f;
+            for (int j = 0; j < limit; j++) {
+                float e = (float) Math.exp(scores[j] - max);
+                scores[j] = e;
+                sum += e;
+            }
+            int oo = i * heads * d + h * d;
+            java.util.Arrays.fill(out, oo, oo + d, 0f);
+            float inv = 1f / sum;
+            for (int j = 0; j < limit; j++) {
+                VectorOps.axpy(scores[j] * inv, v, vOff + j * kvStride + g * d, out, oo, d);
+            }
+        });
+    }
+}
