@@ -37,7 +37,7 @@ public final class Generator {
             if (listener != null && !listener.onToken(token)) {
                 break;
             }
-            if (n == options.maxNewTokens()) {
+            if (n == options.maxNewTokens() || !session.hasRoom()) {
                 break;
             }
             current = session.next(token);

@@ -19,6 +19,11 @@ public final class Session {
         return cache.length();
     }
 
+    /** True while another token fits in the model's context. */
+    public boolean hasRoom() {
+        return lastPosition + 1 < model.config().maxPositions();
+    }
+
     /** The KV cache (for memory reporting). */
     public KvCache cache() {
         return cache;
