@@ -90,3 +90,16 @@ for f in files:
     with open(os.path.join(out, name + ".txt"), "w") as fh:
         fh.write("%d %d %s\n" % (rgb.size[0], rgb.size[1], mode))
     print(f, mode, rgb.size)
+
+
+def bomb():
+    """A PNG header claiming 100000x100000 pixels over 64 bytes of data: a decompression bomb."""
+    def chunk(t, d):
+        return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d) & 0xffffffff)
+    data = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 100000, 100000, 8, 2, 0, 0, 0))
+    data += chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b"")
+    with open(os.path.join(out, "bomb_100000x100000.png"), "wb") as f:
+        f.write(data)
+
+
+bomb()

@@ -34,9 +34,17 @@ public final class Main implements Runnable {
         System.exit(execute(args));
     }
 
-    /** Runs the command line and returns the exit code (used by tests). */
+    /** Runs the command line and returns the exit code. */
     public static int execute(String... args) {
         return commandLine().execute(args);
+    }
+
+    /** Runs the command line with its output and errors sent to the given writers (for tests and embedding). */
+    public static int execute(PrintWriter out, PrintWriter err, String... args) {
+        CommandLine cl = commandLine();
+        cl.setOut(out);
+        cl.setErr(err);
+        return cl.execute(args);
     }
 
     /** The configured picocli command line: one-line errors, never a stack trace for bad input. */

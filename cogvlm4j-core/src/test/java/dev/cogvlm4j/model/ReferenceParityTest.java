@@ -39,6 +39,7 @@ class ReferenceParityTest {
             assertArrayEquals(Fixtures.ints(exp.get("position_ids")), input.positionIds(), "position_ids");
 
             ImageFeatures features = null;
+            double visionDiff = Double.NaN;
             JsonNode imageName = exp.get("image");
             if (imageName != null && !imageName.isNull()) {
                 RgbImage img = new ImageLoader().load(dir.resolve(imageName.asText()));
@@ -56,6 +57,7 @@ class ReferenceParityTest {
                     assertClose(ref.floats("cross_pixel_values"), prepared.crossPixelValues(), 1e-5, "cross_pixel_values");
                 }
                 features = model.encode(prepared);
+                visionDiff = maxDiff(ref.floats("vision_out"), features.visionOut());
                 assertClose(ref.floats("vision_out"), features.visionOut(), 1e-4, "vision_out");
                 if (ref.entries().containsKey("cross_vision_out")) {
                     assertClose(ref.floats("cross_vision_out"), features.crossOut(), 1e-4, "cross_vision_out");
@@ -66,6 +68,7 @@ class ReferenceParityTest {
             float[] logits = session.prefill(input, features, true);
             float[] expLogits = ref.floats("logits");
             int vocab = model.config().vocabSize();
+            double logitsDiff = maxDiff(expLogits, logits);
             assertClose(expLogits, logits, 1e-3, "logits");
             for (int i = 0; i < ids.length; i++) {
                 assertEquals(argmax(expLogits, i * vocab, vocab), argmax(logits, i * vocab, vocab),
@@ -95,7 +98,19 @@ class ReferenceParityTest {
                 gotL[i] = got[i];
             }
             assertArrayEquals(expGen, gotL, "generated_ids");
+            // One summary row per case, quoted in the README's parity table.
+            System.out.printf("PARITY | %s | %s | %d | %s | %.1e | %d/%d |%n", name, model.config().family().displayName(),
+                    ids.length, Double.isNaN(visionDiff) ? "-" : String.format("%.1e", visionDiff), logitsDiff,
+                    expGen.length, expGen.length);
         }
+    }
+
+    static double maxDiff(float[] a, float[] b) {
+        double max = 0;
+        for (int i = 0; i < Math.min(a.length, b.length); i++) {
+            max = Math.max(max, Math.abs(a[i] - b[i]));
+        }
+        return max;
     }
 
     static int argmax(float[] x, int off, int n) {

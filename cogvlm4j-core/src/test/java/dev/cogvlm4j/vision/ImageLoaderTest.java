@@ -6,14 +6,10 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.ByteArrayOutputStream;
-import java.io.DataOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
-import java.util.zip.CRC32;
-import java.util.zip.Deflater;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.Test;
@@ -70,41 +66,9 @@ class ImageLoaderTest {
         assertTrue(sum / want.length < 3.0, "mean abs difference " + sum / want.length);
     }
 
-    /** A PNG whose header claims 100000×100000 pixels (a decompression bomb) with almost no data. */
-    static byte[] bombPng(int w, int h) throws IOException {
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        DataOutputStream d = new DataOutputStream(out);
-        d.write(new byte[]{(byte) 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'});
-        ByteArrayOutputStream ihdr = new ByteArrayOutputStream();
-        DataOutputStream hd = new DataOutputStream(ihdr);
-        hd.writeInt(w);
-        hd.writeInt(h);
-        hd.write(new byte[]{8, 2, 0, 0, 0});
-        chunk(d, "IHDR", ihdr.toByteArray());
-        Deflater def = new Deflater();
-        def.setInput(new byte[1 + 3 * 16]);
-        def.finish();
-        byte[] buf = new byte[256];
-        int n = def.deflate(buf);
-        chunk(d, "IDAT", java.util.Arrays.copyOf(buf, n));
-        chunk(d, "IEND", new byte[0]);
-        return out.toByteArray();
-    }
-
-    private static void chunk(DataOutputStream d, String type, byte[] data) throws IOException {
-        d.writeInt(data.length);
-        byte[] t = type.getBytes(StandardCharsets.US_ASCII);
-        d.write(t);
-        d.write(data);
-        CRC32 crc = new CRC32();
-        crc.update(t);
-        crc.update(data);
-        d.writeInt((int) crc.getValue());
-    }
-
     @Test
     void refusesDecompressionBombBeforeDecoding() throws IOException {
-        byte[] bomb = bombPng(100000, 100000);
+        byte[] bomb = resource("bomb_100000x100000.png");
         ImageFormatException e = assertTimeoutPreemptively(Duration.ofSeconds(10),
                 () -> assertThrows(ImageFormatException.class, () -> loader.decode(bomb, "bomb.png")));
         assertEquals("bomb.png: 100000x100000 pixels exceeds the limit of 50000000 pixels", e.getMessage());
