@@ -42,11 +42,14 @@ final class ChatCommand implements Callable<Integer> {
     @Spec
     picocli.CommandLine.Model.CommandSpec spec;
 
+    /** Where the user's lines come from (standard input unless a test or host replaces it). */
+    java.io.InputStream input = System.in;
+
     @Override
     public Integer call() throws IOException {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
-        BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
+        BufferedReader in = new BufferedReader(new InputStreamReader(input, StandardCharsets.UTF_8));
         try (CogVlm vlm = model.load()) {
             vlm.requireTokenizer();
             RgbImage current = image != null ? vlm.loadImage(image) : null;

@@ -168,6 +168,27 @@ class CliTest {
     }
 
     @Test
+    void chatKeepsHistoryAndSwitchesImages() {
+        picocli.CommandLine cl = Main.commandLine();
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        cl.setOut(new PrintWriter(out, true));
+        cl.setErr(new PrintWriter(err, true));
+        String script = "What is this?\n/image " + ROOT.resolve("examples/camera.png") + "\nAnd now?\n/image nope.png\n/history\n/exit\n";
+        ((ChatCommand) cl.getSubcommands().get("chat").getCommand()).input =
+                new java.io.ByteArrayInputStream(script.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        int code = assertTimeoutPreemptively(Duration.ofSeconds(120), () -> cl.execute("chat", "--model", BUNDLED.toString(),
+                "--image", ROOT.resolve("examples/coins.png").toString(), "--max-new-tokens", "6"));
+        assertEquals(0, code, err.toString());
+        String o = out.toString();
+        assertTrue(o.contains("CogVLM ready with"), o);
+        assertEquals(2, o.split("model> ", -1).length - 1, "two answers: " + o);
+        assertTrue(o.contains("(image ") && o.contains("512x512"), o);
+        assertTrue(o.contains("Q: What is this?") && o.contains("Q: And now?"), "history kept: " + o);
+        assertTrue(err.toString().contains("error: nope.png: no such file"), err.toString());
+    }
+
+    @Test
     void infoDescribesTheModel() throws IOException {
         Result r = run("info", "--model", fixture("cogagent_chat_rgba").toString(), "--json");
         assertEquals(0, r.code(), r.err());
