@@ -79,8 +79,11 @@ public final class CogVlm implements AutoCloseable {
         CogVlmModel model = CogVlmModel.load(dir);
         try {
             Tokenizer tok = null;
+            var ckpt = model.checkpoint();
             if (options.tokenizer() != null) {
                 tok = Tokenizers.load(options.tokenizer());
+            } else if (ckpt.isGguf()) {
+                tok = Tokenizers.fromFiles(name -> ckpt.file(name).orElse(null));
             } else if (Tokenizers.present(dir)) {
                 tok = Tokenizers.load(dir);
             }
@@ -119,7 +122,7 @@ public final class CogVlm implements AutoCloseable {
         String hint = config().family() == Family.COGVLM2
                 ? "CogVLM2 checkpoints ship tokenizer.json; is the folder complete?"
                 : "CogVLM and CogAgent checkpoints ship none: the authors use lmsys/vicuna-7b-v1.5's Llama-2 tokenizer";
-        throw new ModelFormatException(dir + " has no tokenizer (tokenizer.model or tokenizer.json). " + hint
+        throw new ModelFormatException(dir.getFileName() + " has no tokenizer (tokenizer.model or tokenizer.json). " + hint
                 + ". Pass --tokenizer PATH (a folder or file).");
     }
 

@@ -4,7 +4,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.cogvlm4j.CogVlm;
 import dev.cogvlm4j.io.Checkpoint;
-import dev.cogvlm4j.io.SafeTensorsFile;
 import dev.cogvlm4j.model.CogVlmConfig;
 import java.io.PrintWriter;
 import java.util.Map;
@@ -36,15 +35,15 @@ final class InfoCommand implements Callable<Integer> {
             long params = 0;
             Map<String, Long> dtypes = new TreeMap<>();
             Map<String, Long> groups = new TreeMap<>();
-            for (String name : ck.names()) {
-                SafeTensorsFile.Entry e = ck.entry(name);
+            for (Checkpoint.Entry e : ck.entries()) {
+                String name = e.name();
                 params += e.elements();
                 dtypes.merge(e.dtype().name(), e.elements(), Long::sum);
                 groups.merge(group(name), e.elements(), Long::sum);
             }
             ObjectMapper om = new ObjectMapper();
             ObjectNode o = om.createObjectNode();
-            o.put("model", vlm.model().checkpoint().dir().toString());
+            o.put("model", vlm.model().checkpoint().path().toString());
             o.put("family", c.family().displayName());
             o.put("template_version", c.templateVersion());
             o.put("parameters", params);

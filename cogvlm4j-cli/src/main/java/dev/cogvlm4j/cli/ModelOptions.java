@@ -10,7 +10,8 @@ import picocli.CommandLine.Option;
 /** Where the model and tokenizer come from. */
 final class ModelOptions {
     @Option(names = {"-m", "--model"}, paramLabel = "DIR",
-            description = "HuggingFace model folder (config.json + safetensors). Default: the bundled model.")
+            description = "HuggingFace model folder (config.json + safetensors) or a GGUF file from quantize. "
+                    + "Default: the bundled model.")
     Path model;
 
     @Option(names = "--tokenizer", paramLabel = "PATH",
@@ -36,8 +37,8 @@ final class ModelOptions {
 
     CogVlm load() {
         Path dir = modelDir();
-        if (!Files.isDirectory(dir)) {
-            throw new Main.UserException(dir + ": not a folder (expected a model folder with config.json)");
+        if (!Files.exists(dir)) {
+            throw new Main.UserException(dir + ": no such model folder or GGUF file");
         }
         if (maxImagePixels <= 0) {
             throw new Main.UserException("--max-image-pixels must be positive");

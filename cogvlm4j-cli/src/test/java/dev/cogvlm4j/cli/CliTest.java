@@ -222,7 +222,7 @@ class CliTest {
 
     @Test
     void badModelFolders() throws IOException {
-        assertCleanError(run("info", "--model", tmp.resolve("nope").toString()), "not a folder");
+        assertCleanError(run("info", "--model", tmp.resolve("nope").toString()), "no such model folder");
         Path empty = Files.createDirectories(tmp.resolve("empty"));
         assertCleanError(run("info", "--model", empty.toString()), "no model.safetensors");
 

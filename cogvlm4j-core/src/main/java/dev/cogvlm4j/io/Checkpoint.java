@@ -2,8 +2,11 @@ package dev.cogvlm4j.io;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.cogvlm4j.tensor.DType;
 import dev.cogvlm4j.tensor.Tensor;
 import java.io.IOException;
+import java.lang.foreign.MemorySegment;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -13,21 +16,53 @@ import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 
 /**
- * The weights of a HuggingFace model folder: {@code model.safetensors}, or the shards listed by
- * {@code model.safetensors.index.json}. Every shard stays memory-mapped; tensors are views into the mappings.
+ * A model's weights, memory-mapped: a HuggingFace folder ({@code model.safetensors}, or the shards listed by
+ * {@code model.safetensors.index.json}, beside {@code config.json}) or one GGUF file made by {@code quantize}
+ * (weights, configuration and tokenizer together). Tensors are views into the mappings; nothing is copied.
  */
 public final class Checkpoint implements AutoCloseable {
-    private final Path dir;
-    private final List<SafeTensorsFile> files;
-    private final Map<String, SafeTensorsFile> owner;
+    /** Metadata key holding config.json in a GGUF file. */
+    public static final String GGUF_CONFIG = "cogvlm4j.config_json";
+    /** Metadata key prefix for files carried in a GGUF file (tokenizer.json, tokenizer.model, ...). */
+    public static final String GGUF_FILE = "cogvlm4j.file.";
 
-    private Checkpoint(Path dir, List<SafeTensorsFile> files, Map<String, SafeTensorsFile> owner) {
-        this.dir = dir;
+    /**
+     * One parameter.
+     *
+     * @param name  checkpoint name
+     * @param dtype storage type
+     * @param shape PyTorch-order shape
+     * @param bytes its bytes in the mapping
+     * @param file  the file it lives in (for messages)
+     */
+    public record Entry(String name, DType dtype, long[] shape, MemorySegment bytes, String file) {
+        /** Number of elements. */
+        public long elements() {
+            long n = 1;
+            for (long d : shape) {
+                n *= d;
+            }
+            return n;
+        }
+    }
+
+    private final Path path;
+    private final Map<String, Entry> entries;
+    private final List<AutoCloseable> mappings;
+    private final String configJson;
+    private final Map<String, byte[]> files;
+
+    private Checkpoint(Path path, Map<String, Entry> entries, List<AutoCloseable> mappings, String configJson,
+                       Map<String, byte[]> files) {
+        this.path = path;
+        this.entries = Collections.unmodifiableMap(entries);
+        this.mappings = mappings;
+        this.configJson = configJson;
         this.files = files;
-        this.owner = owner;
     }
 
     /** True for tensors that are buffers rather than parameters, which the engine recomputes. */
@@ -35,8 +70,46 @@ public final class Checkpoint implements AutoCloseable {
         return name.endsWith("rotary_emb.inv_freq");
     }
 
-    /** Maps every weight file of a model folder. */
-    public static Checkpoint open(Path dir) {
+    /** Maps a model folder or a GGUF file. */
+    public static Checkpoint open(Path path) {
+        if (Files.isDirectory(path)) {
+            return openFolder(path);
+        }
+        if (Files.isRegularFile(path)) {
+            if (!GgufFile.isGguf(path)) {
+                throw new ModelFormatException(path.getFileName() + ": not a model folder or a GGUF file");
+            }
+            return openGguf(path);
+        }
+        throw new ModelFormatException(path + ": no such model folder or file");
+    }
+
+    private static Checkpoint openGguf(Path path) {
+        GgufFile g = GgufFile.open(path);
+        try {
+            String config = g.string(GGUF_CONFIG);
+            if (config == null) {
+                throw new ModelFormatException(path.getFileName() + ": GGUF file has no " + GGUF_CONFIG
+                        + " (not made by cogvlm4j quantize?)");
+            }
+            Map<String, Entry> entries = new LinkedHashMap<>();
+            for (GgufFile.Entry e : g.entries().values()) {
+                entries.put(e.name(), new Entry(e.name(), e.dtype(), e.shape(), g.bytes(e), path.getFileName().toString()));
+            }
+            Map<String, byte[]> files = new LinkedHashMap<>();
+            g.metadata().forEach((k, v) -> {
+                if (k.startsWith(GGUF_FILE) && v instanceof byte[] b) {
+                    files.put(k.substring(GGUF_FILE.length()), b);
+                }
+            });
+            return new Checkpoint(path, entries, List.of(g), config, files);
+        } catch (RuntimeException e) {
+            g.close();
+            throw e;
+        }
+    }
+
+    private static Checkpoint openFolder(Path dir) {
         Path single = dir.resolve("model.safetensors");
         Path index = dir.resolve("model.safetensors.index.json");
         List<Path> paths = new ArrayList<>();
@@ -50,28 +123,39 @@ public final class Checkpoint implements AutoCloseable {
             throw new ModelFormatException(dir + ": no model.safetensors or model.safetensors.index.json"
                     + (bin ? " (pytorch_model.bin pickles are not loaded; convert them to safetensors)" : ""));
         }
-        List<SafeTensorsFile> files = new ArrayList<>();
-        Map<String, SafeTensorsFile> owner = new LinkedHashMap<>();
+        Path configFile = dir.resolve("config.json");
+        if (!Files.isRegularFile(configFile)) {
+            throw new ModelFormatException(dir + ": no config.json");
+        }
+        String config;
+        try {
+            config = Files.readString(configFile, StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new ModelFormatException("config.json: cannot read: " + e.getMessage());
+        }
+        List<AutoCloseable> mappings = new ArrayList<>();
+        Map<String, Entry> entries = new LinkedHashMap<>();
         try {
             for (Path p : paths) {
                 SafeTensorsFile f = SafeTensorsFile.open(p);
-                files.add(f);
-                for (String name : f.entries().keySet()) {
-                    if (isBuffer(name)) {
+                mappings.add(f);
+                for (SafeTensorsFile.Entry e : f.entries().values()) {
+                    if (isBuffer(e.name())) {
                         continue;
                     }
-                    SafeTensorsFile prev = owner.putIfAbsent(name, f);
+                    Entry prev = entries.putIfAbsent(e.name(), new Entry(e.name(), e.dtype(), e.shape(),
+                            f.bytes(e.name()), p.getFileName().toString()));
                     if (prev != null) {
-                        throw new ModelFormatException(dir + ": tensor '" + name + "' appears in both "
-                                + prev.path().getFileName() + " and " + p.getFileName());
+                        throw new ModelFormatException(dir + ": tensor '" + e.name() + "' appears in both "
+                                + prev.file() + " and " + p.getFileName());
                     }
                 }
             }
         } catch (RuntimeException e) {
-            files.forEach(SafeTensorsFile::close);
+            closeAll(mappings);
             throw e;
         }
-        return new Checkpoint(dir, files, owner);
+        return new Checkpoint(dir, entries, mappings, config, Map.of());
     }
 
     private static List<Path> shards(Path dir, Path index) {
@@ -103,57 +187,82 @@ public final class Checkpoint implements AutoCloseable {
         return new ArrayList<>(out);
     }
 
-    /** The model folder. */
+    /** The model folder or GGUF file. */
+    public Path path() {
+        return path;
+    }
+
+    /** The folder holding the model (the GGUF file's folder for a single file). */
     public Path dir() {
-        return dir;
+        return Files.isDirectory(path) ? path : path.toAbsolutePath().getParent();
+    }
+
+    /** True when loaded from a GGUF file. */
+    public boolean isGguf() {
+        return !Files.isDirectory(path);
+    }
+
+    /** The text of config.json. */
+    public String configJson() {
+        return configJson;
+    }
+
+    /** A file carried inside the checkpoint (GGUF only), such as {@code tokenizer.json}. */
+    public Optional<byte[]> file(String name) {
+        return Optional.ofNullable(files.get(name));
     }
 
     /** Names of all parameters (buffers excluded). */
     public Set<String> names() {
-        return Collections.unmodifiableSet(owner.keySet());
+        return entries.keySet();
+    }
+
+    /** All parameters in file order. */
+    public Iterable<Entry> entries() {
+        return entries.values();
     }
 
     /** True when the checkpoint holds a parameter of this name. */
     public boolean has(String name) {
-        return owner.containsKey(name);
+        return entries.containsKey(name);
     }
 
-    /** Total bytes of parameter data across shards. */
+    /** Total bytes of parameter data. */
     public long parameterBytes() {
         long total = 0;
-        for (var e : owner.entrySet()) {
-            var entry = e.getValue().entries().get(e.getKey());
-            total += entry.end() - entry.start();
+        for (Entry e : entries.values()) {
+            total += e.bytes().byteSize();
         }
         return total;
     }
 
-    /** Shape of a parameter as stored. */
-    public long[] shapeOf(String name) {
-        return entry(name).shape();
-    }
-
     /** Storage description of a parameter. */
-    public SafeTensorsFile.Entry entry(String name) {
-        SafeTensorsFile f = owner.get(name);
-        if (f == null) {
-            throw new ModelFormatException(dir.getFileName() + ": missing tensor '" + name + "'");
+    public Entry entry(String name) {
+        Entry e = entries.get(name);
+        if (e == null) {
+            throw new ModelFormatException(path.getFileName() + ": missing tensor '" + name + "'");
         }
-        return f.entries().get(name);
+        return e;
     }
 
     /** A parameter checked against the shape the configuration implies. */
     public Tensor tensor(String name, long... expectedShape) {
-        SafeTensorsFile.Entry e = entry(name);
+        Entry e = entry(name);
         if (!Arrays.equals(e.shape(), expectedShape)) {
-            throw new ModelFormatException(owner.get(name).path().getFileName() + ": tensor '" + name + "' has shape "
-                    + Arrays.toString(e.shape()) + " but config.json implies " + Arrays.toString(expectedShape));
+            throw new ModelFormatException(e.file() + ": tensor '" + name + "' has shape " + Arrays.toString(e.shape())
+                    + " but config.json implies " + Arrays.toString(expectedShape));
         }
         if (!e.dtype().isWeightType()) {
-            throw new ModelFormatException(owner.get(name).path().getFileName() + ": tensor '" + name + "' is "
-                    + e.dtype() + "; weights must be F32, F16 or BF16");
+            throw new ModelFormatException(e.file() + ": tensor '" + name + "' is " + e.dtype()
+                    + "; weights must be F32, F16, BF16, Q8_0 or Q4_0");
         }
-        return owner.get(name).tensor(name);
+        return Tensor.of(name, e.dtype(), e.shape(), e.bytes());
+    }
+
+    /** A parameter without a shape check (for converters that copy every tensor). */
+    public Tensor tensor(String name) {
+        Entry e = entry(name);
+        return tensor(name, e.shape());
     }
 
     /** A small parameter (norm, bias, embedding row block) copied to floats after the same shape check. */
@@ -163,6 +272,16 @@ public final class Checkpoint implements AutoCloseable {
 
     @Override
     public void close() {
-        files.forEach(SafeTensorsFile::close);
+        closeAll(mappings);
+    }
+
+    private static void closeAll(List<AutoCloseable> list) {
+        for (AutoCloseable c : list) {
+            try {
+                c.close();
+            } catch (Exception ignored) {
+                // Unmapping cannot fail in a way the caller could act on.
+            }
+        }
     }
 }

@@ -4,8 +4,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.cogvlm4j.io.ModelFormatException;
 import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
@@ -99,15 +97,11 @@ public record CogVlmConfig(
         return hiddenSize + 2 * headDim() * numKvHeads;
     }
 
-    /** Reads config.json of a model folder whose checkpoint holds {@code tensorNames}. */
-    public static CogVlmConfig load(Path dir, Set<String> tensorNames) {
-        Path file = dir.resolve("config.json");
-        if (!Files.isRegularFile(file)) {
-            throw new ModelFormatException(dir + ": no config.json");
-        }
+    /** Reads the configuration of a checkpoint (its config.json, or the copy inside a GGUF file). */
+    public static CogVlmConfig load(dev.cogvlm4j.io.Checkpoint ckpt) {
         JsonNode root;
         try {
-            root = new ObjectMapper().readTree(file.toFile());
+            root = new ObjectMapper().readTree(ckpt.configJson());
         } catch (IOException e) {
             throw new ModelFormatException("config.json: not valid JSON: "
                     + e.getMessage().lines().findFirst().orElse(""));
@@ -115,7 +109,7 @@ public record CogVlmConfig(
         if (root == null || !root.isObject()) {
             throw new ModelFormatException("config.json: not a JSON object");
         }
-        return parse(root, tensorNames);
+        return parse(root, ckpt.names());
     }
 
     /** Builds the configuration from parsed JSON. */

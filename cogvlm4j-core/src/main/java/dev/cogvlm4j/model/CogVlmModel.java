@@ -44,11 +44,11 @@ public final class CogVlmModel implements AutoCloseable {
         rope = new RotaryEmbedding(config.headDim(), config.ropeTheta());
     }
 
-    /** Maps a HuggingFace model folder ({@code config.json} + safetensors) and binds every weight. */
+    /** Maps a HuggingFace model folder ({@code config.json} + safetensors) or a GGUF file and binds every weight. */
     public static CogVlmModel load(Path dir) {
         Checkpoint ckpt = Checkpoint.open(dir);
         try {
-            CogVlmConfig config = CogVlmConfig.load(dir, ckpt.names());
+            CogVlmConfig config = CogVlmConfig.load(ckpt);
             return new CogVlmModel(ckpt, config);
         } catch (RuntimeException e) {
             ckpt.close();

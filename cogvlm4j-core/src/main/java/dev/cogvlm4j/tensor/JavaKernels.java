@@ -8,6 +8,8 @@ final class JavaKernels implements Kernels {
 
     /** Work below this many multiply-adds runs on the calling thread. */
     private static final long PARALLEL_THRESHOLD = 1 << 16;
+    /** Below this many activation rows the matrix-vector path wins. */
+    static final int GEMM_MIN_ROWS = 4;
 
     private JavaKernels() {
     }
@@ -19,25 +21,13 @@ final class JavaKernels implements Kernels {
         if (x.length < (long) n * k || out.length < (long) n * m) {
             throw new IllegalArgumentException("matmul " + w.name() + ": buffers too small for n=" + n);
         }
-        // One weight row is widened once and reused against every activation row; blocks of output columns
-        // are the unit of parallel work, so each weight row is read from memory exactly once.
-        int block = Math.max(1, Math.min(64, m / (4 * Runtime.getRuntime().availableProcessors())));
-        int blocks = (m + block - 1) / block;
-        IntStream range = IntStream.range(0, blocks);
-        if ((long) n * m * k >= PARALLEL_THRESHOLD) {
-            range = range.parallel();
+        // Few rows (decoding) are bound by reading the weights: one pass over them in their stored type.
+        // Many rows (prefill, vision) are bound by arithmetic: widen a panel once, reuse it for every row.
+        if (n < GEMM_MIN_ROWS) {
+            Gemm.gemv(x, n, w, bias, out);
+        } else {
+            Gemm.matmul(x, n, w, bias, out);
         }
-        range.forEach(b -> {
-            float[] row = new float[k];
-            int end = Math.min(m, (b + 1) * block);
-            for (int j = b * block; j < end; j++) {
-                w.readRow(j, row, 0);
-                float bj = bias == null ? 0f : bias[j];
-                for (int i = 0; i < n; i++) {
-                    out[i * m + j] = VectorOps.dot(x, i * k, row, 0, k) + bj;
-                }
-            }
-        });
     }
 
     @Override

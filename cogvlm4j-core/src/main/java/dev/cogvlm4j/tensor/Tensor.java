@@ -11,7 +11,7 @@ import java.util.Arrays;
  * <p>Matrices are viewed as {@code [rows, cols]} with the last dimension contiguous, which is how PyTorch stores an
  * {@code nn.Linear} weight {@code [out_features, in_features]} and a convolution kernel flattened per output channel.
  */
-public abstract sealed class Tensor permits Tensor.F32, Tensor.BF16, Tensor.F16 {
+public abstract sealed class Tensor permits Tensor.F32, Tensor.BF16, Tensor.F16, QuantizedTensor {
     static final ValueLayout.OfFloat F32_LE = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     static final ValueLayout.OfShort I16_LE = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
@@ -37,6 +37,8 @@ public abstract sealed class Tensor permits Tensor.F32, Tensor.BF16, Tensor.F16 
             case F32 -> new F32(name, shape, data);
             case BF16 -> new BF16(name, shape, data);
             case F16 -> new F16(name, shape, data);
+            case Q8_0 -> new QuantizedTensor.Q8_0(name, shape, data);
+            case Q4_0 -> new QuantizedTensor.Q4_0(name, shape, data);
             default -> throw new IllegalArgumentException(
                     "tensor '" + name + "' has dtype " + type + ", which is not a weight type (F32, F16, BF16)");
         };
@@ -92,6 +94,24 @@ public abstract sealed class Tensor permits Tensor.F32, Tensor.BF16, Tensor.F16 
         }
     }
 
+    /** Dot product of row {@code r} of the matrix view with {@code x[xo..xo+cols)}, read in the stored type. */
+    public float dot(int r, float[] x, int xo) {
+        int k = cols();
+        float[] row = new float[k];
+        readRow(r, row, 0);
+        return VectorOps.dot(row, 0, x, xo, k);
+    }
+
+    /** Bytes of storage. */
+    public long byteSize() {
+        return data.byteSize();
+    }
+
+    /** The mapped bytes (for writers that copy a tensor unchanged). */
+    public MemorySegment segment() {
+        return data;
+    }
+
     /** Widens row {@code r} of the matrix view into {@code dst[off..off+cols)}. */
     public final void readRow(int r, float[] dst, int off) {
         read((long) r * cols(), dst, off, cols());
@@ -129,6 +149,11 @@ public abstract sealed class Tensor permits Tensor.F32, Tensor.BF16, Tensor.F16 
         public void read(long from, float[] dst, int off, int n) {
             MemorySegment.copy(data, F32_LE, from * 4, dst, off, n);
         }
+
+        @Override
+        public float dot(int r, float[] x, int xo) {
+            return VectorOps.dotF32(data, (long) r * cols() * 4, x, xo, cols());
+        }
     }
 
     /** bfloat16: the top half of an IEEE single, widened by a 16-bit shift. */
@@ -150,6 +175,11 @@ public abstract sealed class Tensor permits Tensor.F32, Tensor.BF16, Tensor.F16 
         @Override
         public void read(long from, float[] dst, int off, int n) {
             VectorOps.widenBf16(data, from * 2, dst, off, n);
+        }
+
+        @Override
+        public float dot(int r, float[] x, int xo) {
+            return VectorOps.dotBf16(data, (long) r * cols() * 2, x, xo, cols());
         }
     }
 

@@ -60,14 +60,63 @@ final class VectorOps {
         }
     }
 
+    /** Dot product of {@code n} little-endian floats at byte {@code byteOff} of a segment with {@code x[xo..)}. */
+    static float dotF32(MemorySegment seg, long byteOff, float[] x, int xo, int n) {
+        int i = 0;
+        int upper = F.loopBound(n);
+        FloatVector acc = FloatVector.zero(F);
+        FloatVector acc2 = FloatVector.zero(F);
+        int step = F.length();
+        for (; i + step < upper; i += 2 * step) {
+            acc = FloatVector.fromMemorySegment(F, seg, byteOff + 4L * i, ByteOrder.LITTLE_ENDIAN)
+                    .fma(FloatVector.fromArray(F, x, xo + i), acc);
+            acc2 = FloatVector.fromMemorySegment(F, seg, byteOff + 4L * (i + step), ByteOrder.LITTLE_ENDIAN)
+                    .fma(FloatVector.fromArray(F, x, xo + i + step), acc2);
+        }
+        for (; i < upper; i += step) {
+            acc = FloatVector.fromMemorySegment(F, seg, byteOff + 4L * i, ByteOrder.LITTLE_ENDIAN)
+                    .fma(FloatVector.fromArray(F, x, xo + i), acc);
+        }
+        float sum = acc.add(acc2).reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) {
+            sum += seg.get(Tensor.F32_LE, byteOff + 4L * i) * x[xo + i];
+        }
+        return sum;
+    }
+
+    /** Dot product of {@code n} bf16 values at byte {@code byteOff}, widened in registers, with {@code x[xo..)}. */
+    static float dotBf16(MemorySegment seg, long byteOff, float[] x, int xo, int n) {
+        int i = 0;
+        int upper = F.loopBound(n);
+        FloatVector acc = FloatVector.zero(F);
+        FloatVector acc2 = FloatVector.zero(F);
+        int step = F.length();
+        for (; i + step < upper; i += 2 * step) {
+            acc = widen(seg, byteOff + 2L * i).fma(FloatVector.fromArray(F, x, xo + i), acc);
+            acc2 = widen(seg, byteOff + 2L * (i + step)).fma(FloatVector.fromArray(F, x, xo + i + step), acc2);
+        }
+        for (; i < upper; i += step) {
+            acc = widen(seg, byteOff + 2L * i).fma(FloatVector.fromArray(F, x, xo + i), acc);
+        }
+        float sum = acc.add(acc2).reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) {
+            sum += Float.intBitsToFloat((seg.get(Tensor.I16_LE, byteOff + 2L * i) & 0xffff) << 16) * x[xo + i];
+        }
+        return sum;
+    }
+
+    private static FloatVector widen(MemorySegment seg, long byteOff) {
+        ShortVector s = ShortVector.fromMemorySegment(S, seg, byteOff, ByteOrder.LITTLE_ENDIAN);
+        IntVector w = (IntVector) s.convertShape(VectorOperators.ZERO_EXTEND_S2I, I, 0);
+        return w.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+    }
+
     /** Widens {@code n} little-endian bf16 values starting at byte {@code byteOff} into floats. */
     static void widenBf16(MemorySegment seg, long byteOff, float[] dst, int off, int n) {
         int i = 0;
         int upper = F.loopBound(n);
         for (; i < upper; i += F.length()) {
-            ShortVector s = ShortVector.fromMemorySegment(S, seg, byteOff + 2L * i, ByteOrder.LITTLE_ENDIAN);
-            IntVector w = (IntVector) s.convertShape(VectorOperators.ZERO_EXTEND_S2I, I, 0);
-            w.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().intoArray(dst, off + i);
+            widen(seg, byteOff + 2L * i).intoArray(dst, off + i);
         }
         for (; i < n; i++) {
             short v = seg.get(Tensor.I16_LE, byteOff + 2L * i);

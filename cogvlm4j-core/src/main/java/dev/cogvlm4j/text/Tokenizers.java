@@ -34,33 +34,59 @@ public final class Tokenizers {
             return new ByteTokenizer();
         }
         Path dir;
-        Path file;
+        String main;
         if (Files.isDirectory(path)) {
             dir = path;
             if (Files.isRegularFile(path.resolve("tokenizer.model"))) {
-                file = path.resolve("tokenizer.model");
+                main = "tokenizer.model";
             } else if (Files.isRegularFile(path.resolve("tokenizer.json"))) {
-                file = path.resolve("tokenizer.json");
+                main = "tokenizer.json";
             } else {
                 throw new ModelFormatException(path + ": no tokenizer.model or tokenizer.json");
             }
         } else if (Files.isRegularFile(path)) {
-            file = path;
+            main = path.getFileName().toString();
             dir = path.toAbsolutePath().getParent();
         } else {
             throw new ModelFormatException(path + ": no such tokenizer file or folder");
         }
-        JsonNode config = readJson(dir.resolve("tokenizer_config.json"), false);
-        boolean legacy = config != null && config.path("legacy").asBoolean(false);
-        String name = file.getFileName().toString();
-        if (name.endsWith(".model")) {
+        Path mainFile = dir.resolve(main);
+        return build(main, name -> {
+            Path p = name.equals(main) ? mainFile : dir.resolve(name);
+            if (!Files.isRegularFile(p)) {
+                return null;
+            }
             try {
-                return SentencePieceTokenizer.fromModelProto(Files.readAllBytes(file), name, legacy);
+                return Files.readAllBytes(p);
             } catch (IOException e) {
                 throw new ModelFormatException(name + ": cannot read: " + e.getMessage());
             }
+        });
+    }
+
+    /**
+     * Loads a tokenizer from files held in memory (a GGUF file carries them): {@code tokenizer.model} or
+     * {@code tokenizer.json}, with {@code tokenizer_config.json}; null when there is none.
+     */
+    public static Tokenizer fromFiles(java.util.function.Function<String, byte[]> files) {
+        if (files.apply("tokenizer.model") != null) {
+            return build("tokenizer.model", files);
         }
-        return fromJson(readJson(file, true), name, config, legacy);
+        if (files.apply("tokenizer.json") != null) {
+            return build("tokenizer.json", files);
+        }
+        return null;
+    }
+
+    private static Tokenizer build(String main, java.util.function.Function<String, byte[]> files) {
+        byte[] cfg = files.apply("tokenizer_config.json");
+        JsonNode config = cfg == null ? null : parseJson(cfg, "tokenizer_config.json");
+        boolean legacy = config != null && config.path("legacy").asBoolean(false);
+        byte[] data = files.apply(main);
+        if (main.endsWith(".model")) {
+            return SentencePieceTokenizer.fromModelProto(data, main, legacy);
+        }
+        return fromJson(parseJson(data, main), main, config, legacy);
     }
 
     private static Tokenizer fromJson(JsonNode root, String name, JsonNode config, boolean legacy) {
@@ -106,21 +132,15 @@ public final class Tokenizers {
         return SentencePieceTokenizer.fromTokenizerJson(vocab, merges, added, name, legacy);
     }
 
-    private static JsonNode readJson(Path p, boolean required) {
-        if (!Files.isRegularFile(p)) {
-            if (required) {
-                throw new ModelFormatException(p + ": not found");
-            }
-            return null;
-        }
+    private static JsonNode parseJson(byte[] data, String name) {
         try {
-            JsonNode n = new ObjectMapper().readTree(p.toFile());
+            JsonNode n = new ObjectMapper().readTree(data);
             if (n == null || !n.isObject()) {
-                throw new ModelFormatException(p.getFileName() + ": not a JSON object");
+                throw new ModelFormatException(name + ": not a JSON object");
             }
             return n;
         } catch (IOException e) {
-            throw new ModelFormatException(p.getFileName() + ": not valid JSON: " + e.getMessage().lines().findFirst().orElse(""));
+            throw new ModelFormatException(name + ": not valid JSON: " + e.getMessage().lines().findFirst().orElse(""));
         }
     }
 }

@@ -1,0 +1,236 @@
+package dev.cogvlm4j.tensor;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * {@code C[n, m] = X[n, k] · W[m, k]ᵀ} for prompt-sized {@code n}, organised as in BLIS. For each k-block the
+ * activations are packed into tiles of {@link #MR} rows laid out k-major; each thread then widens (or dequantizes)
+ * a panel of {@link #NR} weight rows, also k-major, into a buffer that stays in L1, and runs the micro-kernel over
+ * every activation tile: one broadcast activation per row times two weight vectors, an {@code MR × NR} block of C in
+ * sixteen vector registers. Each pair of vector loads feeds sixteen fused multiply-adds, and no horizontal sums are
+ * needed. Weights of any storage type pay their conversion once per panel, not once per activation row.
+ */
+final class Gemm {
+    private static final VectorSpecies<Float> F = VectorOps.F;
+    /** Activation rows per micro-tile. */
+    static final int MR = 8;
+    /** Weight rows (output columns) per panel: two vectors. */
+    static final int NR = 2 * VectorOps.F.length();
+    /** k-block: the packed weight panel (KC·NR floats) stays in L1 while activation tiles stream past it. */
+    static final int KC = 192;
+
+    private static final ThreadLocal<float[]> PANEL = ThreadLocal.withInitial(() -> new float[KC * NR]);
+    private static final ThreadLocal<float[]> ROWS = ThreadLocal.withInitial(() -> new float[NR * KC]);
+    private static final ThreadLocal<float[]> TILES = ThreadLocal.withInitial(() -> new float[0]);
+
+    private Gemm() {
+    }
+
+    static void matmul(float[] x, int n, Tensor w, float[] bias, float[] out) {
+        int m = w.rows();
+        int k = w.cols();
+        int tiles = (n + MR - 1) / MR;
+        int panels = (m + NR - 1) / NR;
+        float[] ap = TILES.get();
+        if (ap.length < tiles * MR * KC) {
+            ap = new float[tiles * MR * KC];
+            TILES.set(ap);
+        }
+        float[] a = ap;
+        for (int kb = 0; kb < k; kb += KC) {
+            int kc = Math.min(KC, k - kb);
+            int from = kb;
+            Parallel.range(Math.min(tiles, 4 * Parallel.threads()), part -> {
+                int per = (tiles + 4 * Parallel.threads() - 1) / (4 * Parallel.threads());
+                packActivations(x, n, k, from, kc, a, part * per, Math.min(tiles, (part + 1) * per));
+            });
+            boolean first = kb == 0;
+            Parallel.range(panels, p -> {
+                int j0 = p * NR;
+                int nr = Math.min(NR, m - j0);
+                float[] wp = PANEL.get();
+                packWeights(w, k, j0, nr, from, kc, wp, ROWS.get());
+                for (int tile = 0; tile < tiles; tile++) {
+                    int rows = Math.min(MR, n - tile * MR);
+                    micro(a, tile * MR * kc, wp, kc, out, tile * MR * m + j0, m, rows, nr, first);
+                }
+            });
+        }
+        if (bias != null) {
+            for (int i = 0; i < n; i++) {
+                for (int j = 0; j < m; j++) {
+                    out[i * m + j] += bias[j];
+                }
+            }
+        }
+    }
+
+    /** {@code ap[(tile·kc + t)·MR + i] = x[tile·MR + i, kb + t]}, rows past n zero. */
+    private static void packActivations(float[] x, int n, int k, int kb, int kc, float[] ap, int tileFrom,
+                                        int tileTo) {
+        for (int tile = tileFrom; tile < tileTo; tile++) {
+            int base = tile * MR * kc;
+            for (int i = 0; i < MR; i++) {
+                int r = tile * MR + i;
+                if (r < n) {
+                    int xo = r * k + kb;
+                    for (int t = 0; t < kc; t++) {
+                        ap[base + t * MR + i] = x[xo + t];
+                    }
+                } else {
+                    for (int t = 0; t < kc; t++) {
+                        ap[base + t * MR + i] = 0f;
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * Widens rows {@code j0..j0+nr} over {@code kb..kb+kc} into {@code wp[t·NR + r]}, zero-padding missing rows:
+     * rows are widened whole into a scratch block, then each k's {@code NR} values are gathered into two vectors.
+     */
+    private static void packWeights(Tensor w, int k, int j0, int nr, int kb, int kc, float[] wp, float[] rows) {
+        for (int r = 0; r < nr; r++) {
+            w.read((long) (j0 + r) * k + kb, rows, r * KC, kc);
+        }
+        if (nr < NR) {
+            java.util.Arrays.fill(rows, nr * KC, NR * KC, 0f);
+        }
+        int half = F.length();
+        for (int t = 0; t < kc; t++) {
+            FloatVector.fromArray(F, rows, t, GATHER, 0).intoArray(wp, t * NR);
+            FloatVector.fromArray(F, rows, t, GATHER, half).intoArray(wp, t * NR + half);
+        }
+    }
+
+    /** Offsets of the same k in consecutive rows of the scratch block. */
+    private static final int[] GATHER = new int[NR];
+
+    static {
+        for (int r = 0; r < NR; r++) {
+            GATHER[r] = r * KC;
+        }
+    }
+
+    /** An MR × NR block of C ({@code rows × nr} of it stored) from one packed activation tile and the panel. */
+    private static void micro(float[] ap, int ao, float[] wp, int kc, float[] c, int co, int cs, int rows, int nr,
+                              boolean first) {
+        FloatVector c00 = FloatVector.zero(F), c01 = FloatVector.zero(F);
+        FloatVector c10 = FloatVector.zero(F), c11 = FloatVector.zero(F);
+        FloatVector c20 = FloatVector.zero(F), c21 = FloatVector.zero(F);
+        FloatVector c30 = FloatVector.zero(F), c31 = FloatVector.zero(F);
+        FloatVector c40 = FloatVector.zero(F), c41 = FloatVector.zero(F);
+        FloatVector c50 = FloatVector.zero(F), c51 = FloatVector.zero(F);
+        FloatVector c60 = FloatVector.zero(F), c61 = FloatVector.zero(F);
+        FloatVector c70 = FloatVector.zero(F), c71 = FloatVector.zero(F);
+        int half = F.length();
+        for (int t = 0; t < kc; t++) {
+            FloatVector b0 = FloatVector.fromArray(F, wp, t * NR);
+            FloatVector b1 = FloatVector.fromArray(F, wp, t * NR + half);
+            int a0 = ao + t * MR;
+            FloatVector a = FloatVector.broadcast(F, ap[a0]);
+            c00 = a.fma(b0, c00);
+            c01 = a.fma(b1, c01);
+            a = FloatVector.broadcast(F, ap[a0 + 1]);
+            c10 = a.fma(b0, c10);
+            c11 = a.fma(b1, c11);
+            a = FloatVector.broadcast(F, ap[a0 + 2]);
+            c20 = a.fma(b0, c20);
+            c21 = a.fma(b1, c21);
+            a = FloatVector.broadcast(F, ap[a0 + 3]);
+            c30 = a.fma(b0, c30);
+            c31 = a.fma(b1, c31);
+            a = FloatVector.broadcast(F, ap[a0 + 4]);
+            c40 = a.fma(b0, c40);
+            c41 = a.fma(b1, c41);
+            a = FloatVector.broadcast(F, ap[a0 + 5]);
+            c50 = a.fma(b0, c50);
+            c51 = a.fma(b1, c51);
+            a = FloatVector.broadcast(F, ap[a0 + 6]);
+            c60 = a.fma(b0, c60);
+            c61 = a.fma(b1, c61);
+            a = FloatVector.broadcast(F, ap[a0 + 7]);
+            c70 = a.fma(b0, c70);
+            c71 = a.fma(b1, c71);
+        }
+        // Stores stay in this method: a vector passed to a method the JIT does not inline is boxed.
+        if (rows == MR && nr == NR) {
+            if (!first) {
+                c00 = c00.add(FloatVector.fromArray(F, c, co + 0 * cs));
+                c01 = c01.add(FloatVector.fromArray(F, c, co + 0 * cs + half));
+                c10 = c10.add(FloatVector.fromArray(F, c, co + 1 * cs));
+                c11 = c11.add(FloatVector.fromArray(F, c, co + 1 * cs + half));
+                c20 = c20.add(FloatVector.fromArray(F, c, co + 2 * cs));
+                c21 = c21.add(FloatVector.fromArray(F, c, co + 2 * cs + half));
+                c30 = c30.add(FloatVector.fromArray(F, c, co + 3 * cs));
+                c31 = c31.add(FloatVector.fromArray(F, c, co + 3 * cs + half));
+                c40 = c40.add(FloatVector.fromArray(F, c, co + 4 * cs));
+                c41 = c41.add(FloatVector.fromArray(F, c, co + 4 * cs + half));
+                c50 = c50.add(FloatVector.fromArray(F, c, co + 5 * cs));
+                c51 = c51.add(FloatVector.fromArray(F, c, co + 5 * cs + half));
+                c60 = c60.add(FloatVector.fromArray(F, c, co + 6 * cs));
+                c61 = c61.add(FloatVector.fromArray(F, c, co + 6 * cs + half));
+                c70 = c70.add(FloatVector.fromArray(F, c, co + 7 * cs));
+                c71 = c71.add(FloatVector.fromArray(F, c, co + 7 * cs + half));
+            }
+            c00.intoArray(c, co + 0 * cs);
+            c01.intoArray(c, co + 0 * cs + half);
+            c10.intoArray(c, co + 1 * cs);
+            c11.intoArray(c, co + 1 * cs + half);
+            c20.intoArray(c, co + 2 * cs);
+            c21.intoArray(c, co + 2 * cs + half);
+            c30.intoArray(c, co + 3 * cs);
+            c31.intoArray(c, co + 3 * cs + half);
+            c40.intoArray(c, co + 4 * cs);
+            c41.intoArray(c, co + 4 * cs + half);
+            c50.intoArray(c, co + 5 * cs);
+            c51.intoArray(c, co + 5 * cs + half);
+            c60.intoArray(c, co + 6 * cs);
+            c61.intoArray(c, co + 6 * cs + half);
+            c70.intoArray(c, co + 7 * cs);
+            c71.intoArray(c, co + 7 * cs + half);
+            return;
+        }
+        float[] tmp = new float[MR * NR];
+        c00.intoArray(tmp, 0 * NR);
+        c01.intoArray(tmp, 0 * NR + half);
+        c10.intoArray(tmp, 1 * NR);
+        c11.intoArray(tmp, 1 * NR + half);
+        c20.intoArray(tmp, 2 * NR);
+        c21.intoArray(tmp, 2 * NR + half);
+        c30.intoArray(tmp, 3 * NR);
+        c31.intoArray(tmp, 3 * NR + half);
+        c40.intoArray(tmp, 4 * NR);
+        c41.intoArray(tmp, 4 * NR + half);
+        c50.intoArray(tmp, 5 * NR);
+        c51.intoArray(tmp, 5 * NR + half);
+        c60.intoArray(tmp, 6 * NR);
+        c61.intoArray(tmp, 6 * NR + half);
+        c70.intoArray(tmp, 7 * NR);
+        c71.intoArray(tmp, 7 * NR + half);
+        for (int i = 0; i < rows; i++) {
+            for (int j = 0; j < nr; j++) {
+                int ci = co + i * cs + j;
+                c[ci] = first ? tmp[i * NR + j] : c[ci] + tmp[i * NR + j];
+            }
+        }
+    }
+
+    /** Matrix-vector products for a few rows of X: each weight row is read once, in its stored type. */
+    static void gemv(float[] x, int n, Tensor w, float[] bias, float[] out) {
+        int m = w.rows();
+        int k = w.cols();
+        int chunk = 16;
+        Parallel.range((m + chunk - 1) / chunk, b -> {
+            int end = Math.min(m, (b + 1) * chunk);
+            for (int j = b * chunk; j < end; j++) {
+                float bj = bias == null ? 0f : bias[j];
+                for (int i = 0; i < n; i++) {
+                    out[i * m + j] = w.dot(j, x, i * k) + bj;
+                }
+            }
+        });
+    }
+}

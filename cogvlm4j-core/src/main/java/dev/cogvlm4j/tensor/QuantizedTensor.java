@@ -1,0 +1,165 @@
+package dev.cogvlm4j.tensor;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * ggml's block-quantized weights, read in place. Rows are whole blocks of 32 values, each block one fp16 scale
+ * {@code d} followed by the quantized values; a value is {@code d · q}. The Vector API has no int8 dot product, so
+ * blocks are widened to floats in registers.
+ */
+public abstract sealed class QuantizedTensor extends Tensor permits QuantizedTensor.Q8_0, QuantizedTensor.Q4_0 {
+    static final int BLOCK = DType.BLOCK;
+    /** Bytes with as many lanes as {@link VectorOps#F} has floats. */
+    static final VectorSpecies<Byte> B = VectorSpecies.of(byte.class, VectorShape.forBitSize(VectorOps.F.length() * 8));
+    private static final VectorSpecies<Float> F = VectorOps.F;
+
+    QuantizedTensor(String name, long[] shape, MemorySegment data) {
+        super(name, shape, data);
+        if (cols() % BLOCK != 0) {
+            throw new IllegalArgumentException("tensor '" + name + "': rows of " + cols() + " values are not whole 32-value blocks");
+        }
+    }
+
+    /** Bytes per block. */
+    abstract int blockBytes();
+
+    final float scale(long block) {
+        return Float.float16ToFloat(data.get(I16_LE, block * blockBytes()));
+    }
+
+    @Override
+    public void read(long from, float[] dst, int off, int n) {
+        int i = 0;
+        // Leading partial block.
+        while (i < n && (from + i) % BLOCK != 0) {
+            dst[off + i] = get(from + i);
+            i++;
+        }
+        for (; i + BLOCK <= n; i += BLOCK) {
+            dequantizeBlock((from + i) / BLOCK, dst, off + i);
+        }
+        for (; i < n; i++) {
+            dst[off + i] = get(from + i);
+        }
+    }
+
+    /** Writes the 32 values of one block to {@code dst[off..off+32)}. */
+    abstract void dequantizeBlock(long block, float[] dst, int off);
+
+    /** {@code Q8_0}: 32 signed bytes per block. */
+    public static final class Q8_0 extends QuantizedTensor {
+        Q8_0(String name, long[] shape, MemorySegment data) {
+            super(name, shape, data);
+        }
+
+        @Override
+        public DType dtype() {
+            return DType.Q8_0;
+        }
+
+        @Override
+        int blockBytes() {
+            return 34;
+        }
+
+        @Override
+        public float get(long i) {
+            long b = i / BLOCK;
+            return scale(b) * data.get(ValueLayout.JAVA_BYTE, b * 34 + 2 + i % BLOCK);
+        }
+
+        @Override
+        void dequantizeBlock(long block, float[] dst, int off) {
+            long base = block * 34;
+            FloatVector d = FloatVector.broadcast(F, scale(block));
+            for (int v = 0; v < BLOCK; v += F.length()) {
+                ByteVector q = ByteVector.fromMemorySegment(B, data, base + 2 + v, java.nio.ByteOrder.LITTLE_ENDIAN);
+                ((FloatVector) q.convertShape(VectorOperators.B2F, F, 0)).mul(d).intoArray(dst, off + v);
+            }
+        }
+
+        @Override
+        public float dot(int r, float[] x, int xo) {
+            int blocks = cols() / BLOCK;
+            long base = (long) r * blocks * 34;
+            FloatVector acc = FloatVector.zero(F);
+            for (int b = 0; b < blocks; b++) {
+                long bo = base + (long) b * 34;
+                FloatVector sum = FloatVector.zero(F);
+                for (int v = 0; v < BLOCK; v += F.length()) {
+                    ByteVector q = ByteVector.fromMemorySegment(B, data, bo + 2 + v, java.nio.ByteOrder.LITTLE_ENDIAN);
+                    FloatVector qf = (FloatVector) q.convertShape(VectorOperators.B2F, F, 0);
+                    sum = qf.fma(FloatVector.fromArray(F, x, xo + b * BLOCK + v), sum);
+                }
+                acc = sum.fma(FloatVector.broadcast(F, Float.float16ToFloat(data.get(I16_LE, bo))), acc);
+            }
+            return acc.reduceLanes(VectorOperators.ADD);
+        }
+    }
+
+    /** {@code Q4_0}: 16 bytes per block; byte j holds value j in its low nibble and value j + 16 in its high one. */
+    public static final class Q4_0 extends QuantizedTensor {
+        Q4_0(String name, long[] shape, MemorySegment data) {
+            super(name, shape, data);
+        }
+
+        @Override
+        public DType dtype() {
+            return DType.Q4_0;
+        }
+
+        @Override
+        int blockBytes() {
+            return 18;
+        }
+
+        @Override
+        public float get(long i) {
+            long b = i / BLOCK;
+            int j = (int) (i % BLOCK);
+            int packed = data.get(ValueLayout.JAVA_BYTE, b * 18 + 2 + (j % 16)) & 0xff;
+            int q = (j < 16 ? packed & 0x0f : packed >>> 4) - 8;
+            return scale(b) * q;
+        }
+
+        @Override
+        void dequantizeBlock(long block, float[] dst, int off) {
+            long base = block * 18;
+            FloatVector d = FloatVector.broadcast(F, scale(block));
+            for (int v = 0; v < 16; v += F.length()) {
+                ByteVector q = ByteVector.fromMemorySegment(B, data, base + 2 + v, java.nio.ByteOrder.LITTLE_ENDIAN);
+                ByteVector lo = q.and((byte) 0x0f).sub((byte) 8);
+                ByteVector hi = q.lanewise(VectorOperators.LSHR, 4).and((byte) 0x0f).sub((byte) 8);
+                ((FloatVector) lo.convertShape(VectorOperators.B2F, F, 0)).mul(d).intoArray(dst, off + v);
+                ((FloatVector) hi.convertShape(VectorOperators.B2F, F, 0)).mul(d).intoArray(dst, off + 16 + v);
+            }
+        }
+
+        @Override
+        public float dot(int r, float[] x, int xo) {
+            int blocks = cols() / BLOCK;
+            long base = (long) r * blocks * 18;
+            FloatVector acc = FloatVector.zero(F);
+            for (int b = 0; b < blocks; b++) {
+                long bo = base + (long) b * 18;
+                int xb = xo + b * BLOCK;
+                FloatVector sum = FloatVector.zero(F);
+                for (int v = 0; v < 16; v += F.length()) {
+                    ByteVector q = ByteVector.fromMemorySegment(B, data, bo + 2 + v, java.nio.ByteOrder.LITTLE_ENDIAN);
+                    ByteVector lo = q.and((byte) 0x0f).sub((byte) 8);
+                    ByteVector hi = q.lanewise(VectorOperators.LSHR, 4).and((byte) 0x0f).sub((byte) 8);
+                    sum = ((FloatVector) lo.convertShape(VectorOperators.B2F, F, 0)).fma(FloatVector.fromArray(F, x, xb + v), sum);
+                    sum = ((FloatVector) hi.convertShape(VectorOperators.B2F, F, 0)).fma(FloatVector.fromArray(F, x, xb + 16 + v), sum);
+                }
+                acc = sum.fma(FloatVector.broadcast(F, Float.float16ToFloat(data.get(I16_LE, bo))), acc);
+            }
+            return acc.reduceLanes(VectorOperators.ADD);
+        }
+    }
+}
