@@ -10,7 +10,8 @@ package dev.cogvlm4j;
  * @param visionSeconds   time spent in the vision tower(s)
  * @param prefillSeconds  time to run the prompt through the decoder
  * @param decodeSeconds   time spent generating
+ * @param reusedTokens    prompt tokens whose keys and values came from an earlier question's cache
  */
 public record Answer(String text, int[] ids, int promptTokens, boolean stoppedAtEos, double visionSeconds,
-                     double prefillSeconds, double decodeSeconds) {
+                     double prefillSeconds, double decodeSeconds, int reusedTokens) {
 }

@@ -8,6 +8,7 @@ import dev.cogvlm4j.model.GenerationOptions;
 import dev.cogvlm4j.model.Generator;
 import dev.cogvlm4j.model.ImageFeatures;
 import dev.cogvlm4j.model.ModelInput;
+import dev.cogvlm4j.model.PrefixCache;
 import dev.cogvlm4j.model.Session;
 import dev.cogvlm4j.text.PromptTemplate;
 import dev.cogvlm4j.text.TextStream;
@@ -37,16 +38,22 @@ public final class CogVlm implements AutoCloseable {
      *
      * @param tokenizer      a tokenizer folder or file to use instead of the model folder's (or {@code bytes})
      * @param maxImagePixels images with more pixels are refused
+     * @param cacheDir       folder where image features persist across processes, or null
      */
-    public record Options(Path tokenizer, long maxImagePixels) {
-        /** The model folder's own tokenizer and the default pixel limit. */
+    public record Options(Path tokenizer, long maxImagePixels, Path cacheDir) {
+        /** The model folder's own tokenizer, the default pixel limit, no cache folder. */
         public static Options defaults() {
-            return new Options(null, ImageLoader.DEFAULT_MAX_PIXELS);
+            return new Options(null, ImageLoader.DEFAULT_MAX_PIXELS, null);
         }
 
         /** A copy with another tokenizer location. */
         public Options withTokenizer(Path path) {
-            return new Options(path, maxImagePixels);
+            return new Options(path, maxImagePixels, cacheDir);
+        }
+
+        /** A copy that persists image features in {@code dir} across processes. */
+        public Options withCacheDir(Path dir) {
+            return new Options(tokenizer, maxImagePixels, dir);
         }
     }
 
@@ -55,12 +62,14 @@ public final class CogVlm implements AutoCloseable {
     private final Tokenizer tokenizer;
     private final ImageLoader images;
     private final Set<Integer> stopIds = new HashSet<>();
+    private final PrefixCache cache;
 
-    private CogVlm(Path dir, CogVlmModel model, Tokenizer tokenizer, ImageLoader images) {
+    private CogVlm(Path dir, CogVlmModel model, Tokenizer tokenizer, ImageLoader images, Path cacheDir) {
         this.dir = dir;
         this.model = model;
         this.tokenizer = tokenizer;
         this.images = images;
+        this.cache = new PrefixCache(model, cacheDir);
         for (int id : model.config().eosIds()) {
             stopIds.add(id);
         }
@@ -92,7 +101,7 @@ public final class CogVlm implements AutoCloseable {
                 throw new ModelFormatException("the tokenizer has " + tok.vocabSize() + " tokens but the model's vocabulary has "
                         + model.config().vocabSize() + ": wrong tokenizer for this model?");
             }
-            return new CogVlm(dir, model, tok, new ImageLoader(options.maxImagePixels()));
+            return new CogVlm(dir, model, tok, new ImageLoader(options.maxImagePixels()), options.cacheDir());
         } catch (RuntimeException e) {
             model.close();
             throw e;
@@ -183,10 +192,22 @@ public final class CogVlm implements AutoCloseable {
             throw new IllegalArgumentException("token_type_ids mark image slots but no image was given");
         }
         long t0 = System.nanoTime();
-        ImageFeatures features = input.imageSlots() > 0 ? model.encode(model.prepare(image)) : null;
+        String imageKey = input.imageSlots() > 0 ? PrefixCache.imageKey(image) : null;
+        ImageFeatures features = imageKey != null ? cache.features(image, imageKey) : null;
         long t1 = System.nanoTime();
-        Session session = model.newSession();
-        float[] logits = session.prefill(input, features, false);
+        // A follow-up about the same image continues a parked session from the tokens it already holds.
+        PrefixCache.Reuse reuse = cache.take(input, imageKey);
+        Session session;
+        float[] logits;
+        int reused = 0;
+        if (reuse != null) {
+            session = reuse.session();
+            reused = reuse.shared();
+            logits = session.extend(input, reused, features, false);
+        } else {
+            session = model.newSession();
+            logits = session.prefill(input, features, false);
+        }
         long t2 = System.nanoTime();
         boolean skipSpecial = config().family() == Family.COGVLM2;
         TextStream stream = tokenizer != null && onText != null ? tokenizer.stream(skipSpecial) : null;
@@ -216,8 +237,11 @@ public final class CogVlm implements AutoCloseable {
             }
         }
         long t3 = System.nanoTime();
+        int[] held = java.util.Arrays.copyOf(input.inputIds(), Math.min(session.length(), input.length() + ids.length));
+        System.arraycopy(ids, 0, held, input.length(), held.length - input.length());
+        cache.park(session, held, imageKey);
         return new Answer(tokenizer != null ? decodeAnswer(ids) : null, ids, input.length(), stopped[0],
-                (t1 - t0) / 1e9, (t2 - t1) / 1e9, (t3 - t2) / 1e9);
+                (t1 - t0) / 1e9, (t2 - t1) / 1e9, (t3 - t2) / 1e9, reused);
     }
 
     /**

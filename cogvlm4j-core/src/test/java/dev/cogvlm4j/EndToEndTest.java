@@ -108,4 +108,34 @@ class EndToEndTest {
             assertTrue(e.getMessage().contains("has no tokenizer") && e.getMessage().contains("--tokenizer"), e.getMessage());
         }
     }
+
+    @Test
+    void followUpQuestionReusesTheImageAndPrefixExactly(@org.junit.jupiter.api.io.TempDir Path tmp) throws java.io.IOException {
+        Path dir = Fixtures.caseDir("cogvlm_vqa_gray");
+        CogVlm.Options opts = CogVlm.Options.defaults().withTokenizer(Path.of("bytes")).withCacheDir(tmp);
+        GenerationOptions g = GenerationOptions.greedy(6, true);
+        try (CogVlm vlm = CogVlm.load(dir, opts)) {
+            RgbImage img = vlm.loadImage(dir.resolve("camera.png"));
+            Answer first = vlm.ask(new Question("What is this?", List.of(), img, "chat"), g, null);
+            assertEquals(0, first.reusedTokens());
+            Question follow = new Question("And the colour?", List.of(new Turn("What is this?", first.text())), img, "chat");
+            Answer second = vlm.ask(follow, g, null);
+            int image = vlm.config().imageTokens();
+            assertTrue(second.reusedTokens() > image, "reused " + second.reusedTokens() + " tokens");
+            // The same question from scratch, in a fresh process-equivalent, gives the same tokens.
+            try (CogVlm fresh = CogVlm.load(dir, CogVlm.Options.defaults().withTokenizer(Path.of("bytes")))) {
+                Answer ref = fresh.ask(follow, g, null);
+                assertArrayEquals(ref.ids(), second.ids());
+            }
+            // Another process with the same cache folder finds the image features on disk.
+            try (CogVlm other = CogVlm.load(dir, opts)) {
+                Answer third = other.ask(new Question("What is this?", List.of(), img, "chat"), g, null);
+                assertArrayEquals(first.ids(), third.ids());
+                assertTrue(third.visionSeconds() < first.visionSeconds() + 1, "features came from the cache folder");
+            }
+            try (var files = java.nio.file.Files.list(tmp)) {
+                assertEquals(1, files.count(), "one feature file for one image");
+            }
+        }
+    }
 }

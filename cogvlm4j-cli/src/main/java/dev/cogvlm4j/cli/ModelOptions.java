@@ -23,6 +23,10 @@ final class ModelOptions {
             description = "Refuse images with more pixels than this (default: ${DEFAULT-VALUE}).")
     long maxImagePixels;
 
+    @Option(names = "--cache-dir", paramLabel = "DIR",
+            description = "Keep image features here so later runs skip the vision tower for the same image and model.")
+    Path cacheDir;
+
     /** The model folder: the option, else the bundled default next to the launcher. */
     Path modelDir() {
         if (model != null) {
@@ -43,6 +47,6 @@ final class ModelOptions {
         if (maxImagePixels <= 0) {
             throw new Main.UserException("--max-image-pixels must be positive");
         }
-        return CogVlm.load(dir, new CogVlm.Options(tokenizer, maxImagePixels));
+        return CogVlm.load(dir, new CogVlm.Options(tokenizer, maxImagePixels, cacheDir));
     }
 }

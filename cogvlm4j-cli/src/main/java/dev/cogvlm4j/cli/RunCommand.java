@@ -60,8 +60,9 @@ final class RunCommand implements Callable<Integer> {
 
     static void printStats(PrintWriter err, Answer a) {
         double tps = a.decodeSeconds() > 0 ? a.ids().length / a.decodeSeconds() : 0;
-        err.printf("[%d prompt tokens; vision %.2f s, prefill %.2f s; %d new tokens in %.2f s (%.1f tok/s)%s]%n",
-                a.promptTokens(), a.visionSeconds(), a.prefillSeconds(), a.ids().length, a.decodeSeconds(), tps,
+        err.printf("[%d prompt tokens%s; vision %.2f s, prefill %.2f s; %d new tokens in %.2f s (%.1f tok/s)%s]%n",
+                a.promptTokens(), a.reusedTokens() > 0 ? " (" + a.reusedTokens() + " reused from the cache)" : "",
+                a.visionSeconds(), a.prefillSeconds(), a.ids().length, a.decodeSeconds(), tps,
                 a.stoppedAtEos() ? "; stopped at end of sequence" : "");
         err.flush();
     }

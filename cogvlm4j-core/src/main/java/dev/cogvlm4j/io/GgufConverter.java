@@ -54,25 +54,34 @@ public final class GgufConverter {
         return name.equals("model.embed_tokens.weight") || name.equals("lm_head.weight");
     }
 
+    /** The type a tensor stored as {@code from} is written in. */
+    public static DType targetType(String name, long[] shape, DType from, DType type, DType visionType) {
+        if (!isMatrix(name, shape)) {
+            return DType.F32;
+        }
+        DType to = isVision(name) ? visionType : type;
+        DType keep = from == DType.F32 ? DType.F32 : DType.BF16;
+        if (isVocabulary(name) && to.isQuantized()) {
+            // The token embeddings and the output head, like llama.cpp's output tensor, keep more precision than
+            // the layers: their error lands directly on every logit.
+            to = to == DType.Q4_0 ? DType.Q8_0 : keep;
+        }
+        long elements = 1;
+        for (long d : shape) {
+            elements *= d;
+        }
+        if (to.isQuantized() && (elements / Math.max(1, shape[0])) % DType.BLOCK != 0) {
+            // Rows that are not whole 32-value blocks (e.g. a 14×14×3 patch kernel) keep a float type.
+            to = keep;
+        }
+        return to;
+    }
+
     /** The type each tensor is written in. */
     public static List<Step> plan(Checkpoint ck, DType type, DType visionType) {
         List<Step> steps = new ArrayList<>();
         for (Checkpoint.Entry e : ck.entries()) {
-            DType to = DType.F32;
-            if (isMatrix(e.name(), e.shape())) {
-                to = isVision(e.name()) ? visionType : type;
-                if (isVocabulary(e.name()) && to.isQuantized()) {
-                    // The token embeddings and the output head, like llama.cpp's output tensor, keep more
-                    // precision than the layers: their error lands directly on every logit.
-                    to = to == DType.Q4_0 ? DType.Q8_0 : (e.dtype() == DType.F32 ? DType.F32 : DType.BF16);
-                }
-                long cols = e.elements() / Math.max(1, e.shape()[0]);
-                if (to.isQuantized() && cols % DType.BLOCK != 0) {
-                    // Rows that are not whole 32-value blocks (e.g. a 14×14×3 patch kernel) keep a float type.
-                    to = e.dtype() == DType.F32 ? DType.F32 : DType.BF16;
-                }
-            }
-            steps.add(new Step(e.name(), e.dtype(), to, e.shape()));
+            steps.add(new Step(e.name(), e.dtype(), targetType(e.name(), e.shape(), e.dtype(), type, visionType), e.shape()));
         }
         return steps;
     }

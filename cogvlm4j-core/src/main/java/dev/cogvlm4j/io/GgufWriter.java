@@ -113,7 +113,7 @@ public final class GgufWriter implements AutoCloseable {
         long total = dataStart + offset;
         try (FileChannel ch = FileChannel.open(path, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
                 StandardOpenOption.READ, StandardOpenOption.WRITE);
-             Arena arena = Arena.ofConfined()) {
+             Arena arena = Arena.ofShared()) {
             ch.write(ByteBuffer.wrap(h.array(), 0, h.size()));
             ch.truncate(total);
             long pos = dataStart;

@@ -123,9 +123,11 @@ public final class CogVlmModel implements AutoCloseable {
     }
 
     void layers(float[] hidden, int n, Routing routing, int[] positions, KvCache cache, int past) {
+        long t0 = System.nanoTime();
         for (DecoderLayer l : layers) {
             l.forward(hidden, n, routing, positions, rope, cache, past);
         }
+        Timings.DECODER_LAYERS.addAndGet(System.nanoTime() - t0);
     }
 
     /** Final norm and LM head over rows {@code from..n} of {@code hidden}: logits {@code [(n - from), V]}. */

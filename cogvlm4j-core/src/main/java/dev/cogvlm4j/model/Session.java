@@ -71,6 +71,45 @@ public final class Session {
         return model.logits(hidden, n, allLogits ? 0 : n - 1);
     }
 
+    /**
+     * Continues a session whose cache holds the first {@code from} tokens of {@code input} (a shared prefix) with
+     * the rest of it. The prefix's keys and values are exactly those a full prefill would compute: attention is
+     * causal, and the prefix ends after the image, where routing does not depend on what follows.
+     */
+    public float[] extend(ModelInput input, int from, ImageFeatures image, boolean allLogits) {
+        int n = input.length();
+        if (from <= 0 || from >= n || from > cache.length()) {
+            throw new IllegalArgumentException("cannot extend a " + cache.length() + "-token cache from " + from + " to " + n);
+        }
+        CogVlmConfig c = model.config();
+        int maxPos = input.positionIds()[n - 1];
+        if (maxPos >= c.maxPositions()) {
+            throw new IllegalArgumentException("the prompt needs " + (maxPos + 1) + " positions but the model's context is "
+                    + c.maxPositions());
+        }
+        cache.truncate(from);
+        int m = n - from;
+        int[] ids = java.util.Arrays.copyOfRange(input.inputIds(), from, n);
+        int[] types = java.util.Arrays.copyOfRange(input.tokenTypeIds(), from, n);
+        int[] positions = java.util.Arrays.copyOfRange(input.positionIds(), from, n);
+        int slotsBefore = 0;
+        for (int i = 0; i < from; i++) {
+            slotsBefore += input.tokenTypeIds()[i];
+        }
+        for (int t : types) {
+            if (t == PositionIds.VISION) {
+                throw new IllegalArgumentException("the shared prefix must contain the whole image (" + slotsBefore + " slots cached)");
+            }
+        }
+        cache.ensure(n);
+        float[] hidden = model.embed(ids, types, null);
+        Routing routing = new Routing(PositionIds.visionExpertMask(types));
+        model.layers(hidden, m, routing, positions, cache, from);
+        cache.advance(m);
+        lastPosition = maxPos;
+        return model.logits(hidden, m, allLogits ? 0 : m - 1);
+    }
+
     /** Appends one generated (text) token and returns the logits for the token after it. */
     public float[] next(int token) {
         CogVlmConfig c = model.config();

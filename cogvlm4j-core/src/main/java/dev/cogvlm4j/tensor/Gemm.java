@@ -223,12 +223,22 @@ final class Gemm {
         int m = w.rows();
         int k = w.cols();
         int chunk = 16;
+        // Q4_0's offset of 8 is applied through per-block sums of x, computed once per activation row.
+        float[][] sums = null;
+        if (w instanceof QuantizedTensor.Q4_0) {
+            sums = new float[n][];
+            for (int i = 0; i < n; i++) {
+                sums[i] = QuantizedTensor.blockSums(x, i * k, k);
+            }
+        }
+        float[][] blockSums = sums;
         Parallel.range((m + chunk - 1) / chunk, b -> {
             int end = Math.min(m, (b + 1) * chunk);
             for (int j = b * chunk; j < end; j++) {
                 float bj = bias == null ? 0f : bias[j];
                 for (int i = 0; i < n; i++) {
-                    out[i * m + j] = w.dot(j, x, i * k) + bj;
+                    float dot = blockSums != null ? ((QuantizedTensor.Q4_0) w).dot(j, x, i * k, blockSums[i]) : w.dot(j, x, i * k);
+                    out[i * m + j] = dot + bj;
                 }
             }
         });

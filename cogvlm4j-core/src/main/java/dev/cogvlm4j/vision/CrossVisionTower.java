@@ -126,9 +126,11 @@ public final class CrossVisionTower {
         System.arraycopy(clsToken, 0, x, 0, w);
         System.arraycopy(patchOut, 0, x, w, patches * w);
         k.add(x, vitPosEmbed.toFloatArray(), len * w);
+        long t0 = System.nanoTime();
         for (Block b : blocks) {
             block(b, x, len);
         }
+        dev.cogvlm4j.model.Timings.CROSS_BLOCKS.addAndGet(System.nanoTime() - t0);
         float[] out = new float[patches * w];
         System.arraycopy(x, w, out, 0, patches * w);
         k.add(out, posEmbed.toFloatArray(), patches * w);

@@ -118,9 +118,11 @@ public final class Eva2ClipTower {
         float[] pos = positionEmbedding.toFloatArray();
         k.add(x, pos, len * w);
 
+        long t0 = System.nanoTime();
         for (TransformerLayer layer : layers) {
             transformerLayer(layer, x, len);
         }
+        dev.cogvlm4j.model.Timings.VISION_LAYERS.addAndGet(System.nanoTime() - t0);
 
         // Drop cls.
         float[] feats = new float[patches * w];
