@@ -97,7 +97,12 @@ public final class Benchmark {
         int[] text = randomIds(r, 20, c.vocabSize());
         ModelInput in = ModelInput.of(c, text, c.imageTokens());
         log.accept("image prefill of " + in.length() + " tokens (warm-up, then timed)");
-        model.newSession().prefill(ModelInput.of(c, randomIds(r, 64, c.vocabSize()), 0), null, false);
+        Session warm = model.newSession();
+        warm.prefill(ModelInput.of(c, randomIds(r, 64, c.vocabSize()), 0), null, false);
+        // Decoding takes the matrix-vector path, which must be compiled before it is timed too.
+        for (int i = 0; i < 24; i++) {
+            warm.next(5 + i);
+        }
         Timings.reset();
         Session s = model.newSession();
         t0 = System.nanoTime();

@@ -85,7 +85,9 @@ public final class GgufFile implements AutoCloseable {
     /** Maps and validates a GGUF file. */
     public static GgufFile open(Path path) {
         String fname = path.getFileName().toString();
-        Arena arena = Arena.ofShared();
+        // An automatic arena: the mapping lives until the last tensor view is unreachable. Views into a shared
+        // arena pay a liveness check on every access that the JIT cannot always hoist out of a kernel's loop.
+        Arena arena = Arena.ofAuto();
         try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
             long size = ch.size();
             MemorySegment seg = ch.map(FileChannel.MapMode.READ_ONLY, 0, size, arena);
@@ -177,13 +179,10 @@ public final class GgufFile implements AutoCloseable {
             }
             return new GgufFile(path, arena, seg, Collections.unmodifiableMap(meta), Collections.unmodifiableMap(entries));
         } catch (IOException e) {
-            arena.close();
             throw new ModelFormatException(fname + ": cannot read: " + e.getMessage());
         } catch (ArithmeticException e) {
-            arena.close();
             throw new ModelFormatException(fname + ": a tensor is too large to address");
         } catch (RuntimeException e) {
-            arena.close();
             throw e;
         }
     }
@@ -213,9 +212,10 @@ public final class GgufFile implements AutoCloseable {
         return file.asSlice(e.start(), e.end() - e.start());
     }
 
+    /** Releases the file; the mapping goes once no tensor view of it is reachable. */
     @Override
     public void close() {
-        arena.close();
+        // Nothing to do eagerly: see open().
     }
 
     /** Bounds-checked little-endian reads from the mapping. */

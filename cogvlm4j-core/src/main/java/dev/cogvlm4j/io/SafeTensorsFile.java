@@ -69,7 +69,9 @@ public final class SafeTensorsFile implements AutoCloseable {
     /** Maps and validates a file; every fault is a {@link ModelFormatException} naming the file. */
     public static SafeTensorsFile open(Path path) {
         String fname = path.getFileName().toString();
-        Arena arena = Arena.ofShared();
+        // An automatic arena: the mapping lives until the last tensor view is unreachable. Views into a shared
+        // arena pay a liveness check on every access that the JIT cannot always hoist out of a kernel's loop.
+        Arena arena = Arena.ofAuto();
         try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
             long size = ch.size();
             if (size < 8) {
@@ -90,10 +92,8 @@ public final class SafeTensorsFile implements AutoCloseable {
             SafeTensorsFile f = parse(fname, path, arena, seg, header, dataStart, size - dataStart);
             return f;
         } catch (IOException e) {
-            arena.close();
             throw new ModelFormatException(fname + ": cannot read: " + e.getMessage(), e);
         } catch (RuntimeException e) {
-            arena.close();
             throw e;
         }
     }
@@ -272,9 +272,9 @@ public final class SafeTensorsFile implements AutoCloseable {
         return e;
     }
 
-    /** Unmaps the file; tensors handed out before must no longer be used. */
+    /** Releases the file; the mapping goes once no tensor view of it is reachable. */
     @Override
     public void close() {
-        arena.close();
+        // Nothing to do eagerly: see open().
     }
 }

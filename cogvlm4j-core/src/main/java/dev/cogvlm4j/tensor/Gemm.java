@@ -222,7 +222,8 @@ final class Gemm {
     static void gemv(float[] x, int n, Tensor w, float[] bias, float[] out) {
         int m = w.rows();
         int k = w.cols();
-        int chunk = 16;
+        // A few large tasks per thread: fork-join costs about a microsecond per task, a row costs less.
+        int chunk = Math.max(16, m / (8 * Parallel.threads()));
         // Q4_0's offset of 8 is applied through per-block sums of x, computed once per activation row.
         float[][] sums = null;
         if (w instanceof QuantizedTensor.Q4_0) {

@@ -10,6 +10,8 @@ final class JavaKernels implements Kernels {
     private static final long PARALLEL_THRESHOLD = 1 << 16;
     /** Below this many activation rows the matrix-vector path wins. */
     static final int GEMM_MIN_ROWS = 4;
+    /** From this many query rows on, attention runs as blocked matrix multiplies. */
+    static final int BLOCKED_ATTENTION_ROWS = 32;
 
     private JavaKernels() {
     }
@@ -128,13 +130,18 @@ final class JavaKernels implements Kernels {
     public void attention(float[] q, int qOff, int qStride, float[] k, int kOff, float[] v, int vOff, int kvStride,
                           float[] out, int n, int m, int heads, int kvHeads, int d, float scale, boolean causal,
                           int past) {
+        if (n >= BLOCKED_ATTENTION_ROWS) {
+            BlockedAttention.run(q, qOff, qStride, k, kOff, v, vOff, kvStride, out, n, m, heads, kvHeads, d, scale,
+                    causal, past);
+            return;
+        }
         int group = heads / kvHeads;
         IntStream range = IntStream.range(0, n * heads);
         if ((long) n * m * heads * d >= PARALLEL_THRESHOLD) {
             range = range.parallel();
         }
         // One query row and head at a time: its scores over all keys fit in a small scratch row, so memory stays
-        // O(m) per thread even for the 9,217-token CogVLM2 tower.
+        // O(m) per thread.
         range.forEach(t -> {
             int i = t / heads;
             int h = t % heads;

@@ -104,16 +104,18 @@ public abstract sealed class QuantizedTensor extends Tensor permits QuantizedTen
         public float dot(int r, float[] x, int xo) {
             int blocks = cols() / BLOCK;
             long base = (long) r * blocks * 34;
+            MemorySegment seg = data;
             FloatVector acc = FloatVector.zero(F);
             for (int b = 0; b < blocks; b++) {
                 long bo = base + (long) b * 34;
+                int xb = xo + b * BLOCK;
+                float d = Float.float16ToFloat(seg.get(I16_LE, bo));
                 FloatVector sum = FloatVector.zero(F);
                 for (int v = 0; v < BLOCK; v += F.length()) {
-                    ByteVector q = ByteVector.fromMemorySegment(B, data, bo + 2 + v, java.nio.ByteOrder.LITTLE_ENDIAN);
-                    FloatVector qf = (FloatVector) q.convertShape(VectorOperators.B2F, F, 0);
-                    sum = qf.fma(FloatVector.fromArray(F, x, xo + b * BLOCK + v), sum);
+                    ByteVector q = ByteVector.fromMemorySegment(B, seg, bo + 2 + v, java.nio.ByteOrder.LITTLE_ENDIAN);
+                    sum = ((FloatVector) q.convertShape(VectorOperators.B2F, F, 0)).fma(FloatVector.fromArray(F, x, xb + v), sum);
                 }
-                acc = sum.fma(FloatVector.broadcast(F, Float.float16ToFloat(data.get(I16_LE, bo))), acc);
+                acc = sum.fma(FloatVector.broadcast(F, d), acc);
             }
             return acc.reduceLanes(VectorOperators.ADD);
         }

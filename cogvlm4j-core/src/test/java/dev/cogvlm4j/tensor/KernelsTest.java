@@ -171,7 +171,8 @@ class KernelsTest {
     }
 
     @ParameterizedTest
-    @CsvSource({"5,5,2,2,8,true,0", "3,9,4,2,16,true,6", "7,11,2,1,4,false,0", "1,300,4,4,8,true,299"})
+    @CsvSource({"5,5,2,2,8,true,0", "3,9,4,2,16,true,6", "7,11,2,1,4,false,0", "1,300,4,4,8,true,299",
+            "40,40,2,1,16,true,0", "300,300,4,2,32,false,0", "70,100,2,2,8,true,30", "600,600,2,2,16,true,0"})
     void attentionMatchesSoftmaxReference(int n, int m, int heads, int kvHeads, int d, boolean causal, int past) {
         float[] q = random(n * heads * d);
         float[] kk = random(m * kvHeads * d);
