@@ -72,6 +72,7 @@ final class BenchCommand implements Callable<Integer> {
             o.put("prefill_tokens_per_second", r.prefillTokensPerSecond());
             o.put("text_prefill_tokens_per_second", r.textPrefillTokensPerSecond());
             o.put("ttft_seconds", r.ttftSeconds());
+            o.put("followup_ttft_seconds", r.followupTtftSeconds());
             o.put("decode_tokens_per_second", r.decodeTokensPerSecond());
             o.put("decode_gbps", r.decodeGbps());
             o.put("bandwidth_gbps", r.bandwidthGbps());

@@ -200,8 +200,44 @@ class CliTest {
     }
 
     @Test
+    void quantizedSingleFileModelKeepsTheGreedyAnswer() throws IOException {
+        Path dir = fixture("cogvlm_chat_realtok_llama2");
+        JsonNode exp = JSON.readTree(dir.resolve("expected.json").toFile());
+        Path gguf = tmp.resolve("model-q8_0.gguf");
+        Result q = run("quantize", "--model", dir.toString(), "--type", "q8_0", "--out", gguf.toString());
+        assertEquals(0, q.code(), q.err());
+        assertTrue(q.err().contains("wrote") && Files.size(gguf) < Files.size(dir.resolve("model.safetensors")) + 700_000);
+        Path req = request(JSON.writeValueAsString(exp.get("request")).replace("coins.png", dir.resolve("coins.png").toString()));
+        Result r = run("generate", "--model", gguf.toString(), "--request", req.toString(), "--max-new-tokens", "16",
+                "--greedy", "--ignore-eos", "--json");
+        assertEquals(0, r.code(), r.err());
+        JsonNode o = JSON.readTree(r.out());
+        assertEquals(exp.get("generated_ids"), o.get("ids"), "tokenizer and config travel in the GGUF file");
+        assertEquals(exp.get("generated_text").asText(), o.get("text").asText());
+        assertCleanError(run("quantize", "--model", dir.toString(), "--type", "q3_k", "--out", gguf.toString()), "unknown type");
+        Path notGguf = tmp.resolve("x.gguf");
+        Files.writeString(notGguf, "hello");
+        assertCleanError(run("info", "--model", notGguf.toString()), "not a model folder or a GGUF file");
+    }
+
+    @Test
+    void benchReportsAgainstMeasuredLimits() throws IOException {
+        Result r = run("bench", "--shape", fixture("cogvlm_base").resolve("config.json").toString(), "--quant", "q8_0",
+                "--layers", "1", "--decode-steps", "2", "--json");
+        assertEquals(0, r.code(), r.err());
+        JsonNode o = JSON.readTree(r.out());
+        for (String key : List.of("vision_seconds", "prefill_tokens_per_second", "decode_tokens_per_second", "ttft_seconds",
+                "gemm_gflops", "fma_peak_gflops", "decode_gbps", "bandwidth_gbps", "peak_rss_bytes", "layers_run", "extrapolated")) {
+            assertTrue(o.has(key), "missing " + key + " in " + o);
+        }
+        assertTrue(o.get("fma_peak_gflops").asDouble() > 0 && o.get("bandwidth_gbps").asDouble() > 0);
+        assertTrue(o.get("extrapolated").asBoolean(), "2 real layers, 1 run");
+        assertCleanError(run("bench", "--shape", "gpt-5"), "unknown shape");
+    }
+
+    @Test
     void helpOnEveryCommand() {
-        for (String c : List.of("run", "chat", "info", "logits", "generate", "tokenize")) {
+        for (String c : List.of("run", "chat", "info", "logits", "generate", "tokenize", "quantize", "bench")) {
             Result r = run(c, "--help");
             assertEquals(0, r.code(), c);
             assertTrue(r.out().contains("Usage: cogvlm4j " + c), r.out());

@@ -27,7 +27,8 @@ public final class Benchmark {
                          int imageTokens, int promptTokens, double visionSeconds, double prefillSeconds,
                          double prefillTokensPerSecond, double textPrefillTokensPerSecond, double ttftSeconds,
                          double decodeTokensPerSecond, double decodeGbps, double gemmGflops, double fmaPeakGflops,
-                         double bandwidthGbps, long peakRssBytes, long peakRssBytesExtrapolated, int threads) {
+                         double bandwidthGbps, long peakRssBytes, long peakRssBytesExtrapolated, int threads,
+                         double followupTtftSeconds) {
         /** GEMM throughput as a fraction of the FMA peak. */
         public double gemmFractionOfPeak() {
             return gemmGflops / fmaPeakGflops;
@@ -97,8 +98,11 @@ public final class Benchmark {
         int[] text = randomIds(r, 20, c.vocabSize());
         ModelInput in = ModelInput.of(c, text, c.imageTokens());
         log.accept("image prefill of " + in.length() + " tokens (warm-up, then timed)");
+        // CogAgent cannot run without an image, so its warm-up and text figures keep the image in front.
+        boolean needsImage = c.family() == dev.cogvlm4j.model.Family.COGAGENT;
         Session warm = model.newSession();
-        warm.prefill(ModelInput.of(c, randomIds(r, 64, c.vocabSize()), 0), null, false);
+        warm.prefill(ModelInput.of(c, randomIds(r, 64, c.vocabSize()), needsImage ? c.imageTokens() : 0),
+                needsImage ? f : null, false);
         // Decoding takes the matrix-vector path, which must be compiled before it is timed too.
         for (int i = 0; i < 24; i++) {
             warm.next(5 + i);
@@ -123,16 +127,41 @@ public final class Benchmark {
             stepLayers[i] = Timings.DECODER_LAYERS.get() / 1e9;
             tok = dev.cogvlm4j.model.Sampler.argmax(logits);
         }
+        // A follow-up question about the same image: its prompt shares everything up to the answer, so only the new
+        // question's tokens run (the image-prefix cache's path).
+        int shared = s.length();
+        int[] follow = java.util.Arrays.copyOf(in.inputIds(), shared + 20);
+        System.arraycopy(randomIds(r, 20, c.vocabSize()), 0, follow, shared, 20);
+        int[] followTypes = java.util.Arrays.copyOf(in.tokenTypeIds(), follow.length);
+        Timings.reset();
+        long fu = System.nanoTime();
+        s.extend(ModelInput.raw(follow, followTypes), shared, f, false);
+        double followRaw = (System.nanoTime() - fu) / 1e9;
+        double followLayers = Timings.DECODER_LAYERS.get() / 1e9;
+        double followup = followRaw - followLayers + followLayers * lmScale;
         double stepMed = MachinePeaks.median(step);
         double layersMed = MachinePeaks.median(stepLayers);
         double perToken = stepMed - layersMed + layersMed * lmScale;
         double bytesPerToken = DecodeTraffic.bytesPerToken(model, depth[0], s.length());
 
-        log.accept("text-only prefill of 512 tokens");
-        Timings.reset();
-        t0 = System.nanoTime();
-        model.newSession().prefill(ModelInput.of(c, randomIds(r, 511, c.vocabSize()), 0), null, false);
-        double textRaw = (System.nanoTime() - t0) / 1e9;
+        log.accept("text prefill of 512 tokens" + (needsImage ? " after the image" : ""));
+        double textRaw;
+        if (needsImage) {
+            Session t = model.newSession();
+            ModelInput head = ModelInput.of(c, randomIds(r, 1, c.vocabSize()), c.imageTokens());
+            t.prefill(head, f, false);
+            int[] ids = java.util.Arrays.copyOf(head.inputIds(), head.length() + 512);
+            System.arraycopy(randomIds(r, 512, c.vocabSize()), 0, ids, head.length(), 512);
+            ModelInput longer = ModelInput.raw(ids, java.util.Arrays.copyOf(head.tokenTypeIds(), ids.length));
+            Timings.reset();
+            t0 = System.nanoTime();
+            t.extend(longer, head.length(), f, false);
+        } else {
+            Timings.reset();
+            t0 = System.nanoTime();
+            model.newSession().prefill(ModelInput.of(c, randomIds(r, 511, c.vocabSize()), 0), null, false);
+        }
+        textRaw = (System.nanoTime() - t0) / 1e9;
         double textLayers = Timings.DECODER_LAYERS.get() / 1e9;
         double textPrefill = textRaw - textLayers + textLayers * lmScale;
 
@@ -142,7 +171,7 @@ public final class Benchmark {
                 visionQuant.name().toLowerCase(java.util.Locale.ROOT), layers, lmScale != 1 || visScale != 1,
                 c.imageTokens(), in.length(), vision, prefill, in.length() / prefill, 512 / textPrefill,
                 vision + prefill, 1 / perToken, bytesPerToken / perToken / 1e9, gemm, peak, bw, rss, rss + missing,
-                dev.cogvlm4j.tensor.Parallel.threads());
+                dev.cogvlm4j.tensor.Parallel.threads(), followup);
     }
 
     private static int[] randomIds(SplittableRandom r, int n, int vocab) {
@@ -185,6 +214,7 @@ public final class Benchmark {
                   vision tower          %8.2f s
                   image prefill         %8.2f s  (%d tokens, %.1f tok/s)
                   time to first token   %8.2f s
+                  follow-up, same image %8.2f s  (image and prefix from the cache; 20 new tokens)
                   text prefill (512)    %8.1f tok/s
                   decode                %8.2f tok/s  (%.1f GB/s = %.0f%% of the %.1f GB/s triad bandwidth)
                   GEMM 512x4096x4096    %8.1f GFLOP/s (%.0f%% of the %.0f GFLOP/s FMA peak)
@@ -192,6 +222,7 @@ public final class Benchmark {
                 r.shape(), r.quant(), r.visionQuant(), r.threads(),
                 r.extrapolated() ? ", extrapolated from " + r.layersRun() + " layers per stack" : "",
                 r.visionSeconds(), r.prefillSeconds(), r.promptTokens(), r.prefillTokensPerSecond(), r.ttftSeconds(),
+                r.followupTtftSeconds(),
                 r.textPrefillTokensPerSecond(), r.decodeTokensPerSecond(), r.decodeGbps(),
                 100 * r.decodeFractionOfBandwidth(), r.bandwidthGbps(), r.gemmGflops(), 100 * r.gemmFractionOfPeak(),
                 r.fmaPeakGflops(), r.peakRssBytes() / 1e9, r.peakRssBytesExtrapolated() / 1e9);
