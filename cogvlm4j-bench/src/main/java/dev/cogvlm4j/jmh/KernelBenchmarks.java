@@ -65,7 +65,7 @@ public class KernelBenchmarks {
         return a;
     }
 
-    /** Prefill: 512 activation rows through a 4096×4096 weight (34.4 GFLOP). */
+    /** Prefill: 512 activation rows through a 4096×4096 weight (17.2 GFLOP). */
     @Benchmark
     public float[] gemm512() {
         k.matmul(x512, 512, w, null, out512);

@@ -1,6 +1,7 @@
 package dev.cogvlm4j.tensor;
 
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -214,6 +215,106 @@ final class Gemm {
             for (int j = 0; j < nr; j++) {
                 int ci = co + i * cs + j;
                 c[ci] = first ? tmp[i * NR + j] : c[ci] + tmp[i * NR + j];
+            }
+        }
+    }
+
+    /**
+     * A few dozen rows of X (a follow-up question, a short prompt): four weight rows at a time are widened into a
+     * scratch block, then a 4×4 tile of dot products runs over the whole k with sixteen vector accumulators, so each
+     * pair of loads feeds two FMAs and the horizontal sums happen once per tile. No transposed panel is packed: for
+     * so few rows its cost would exceed the arithmetic.
+     */
+    static void rows(float[] x, int n, Tensor w, float[] bias, float[] out) {
+        int m = w.rows();
+        int k = w.cols();
+        int groups = (m + 3) / 4;
+        int chunk = Math.max(1, groups / (8 * Parallel.threads()));
+        Parallel.range((groups + chunk - 1) / chunk, b -> {
+            float[] rows = new float[4 * k];
+            float[] tile = new float[16];
+            int end = Math.min(groups, (b + 1) * chunk);
+            for (int gi = b * chunk; gi < end; gi++) {
+                int j0 = gi * 4;
+                int nr = Math.min(4, m - j0);
+                for (int r = 0; r < nr; r++) {
+                    w.readRow(j0 + r, rows, r * k);
+                }
+                int i0 = 0;
+                if (nr == 4) {
+                    for (; i0 + 4 <= n; i0 += 4) {
+                        dot4x4(x, i0 * k, k, rows, k, tile);
+                        for (int i = 0; i < 4; i++) {
+                            for (int r = 0; r < 4; r++) {
+                                out[(i0 + i) * m + j0 + r] = tile[i * 4 + r] + (bias == null ? 0f : bias[j0 + r]);
+                            }
+                        }
+                    }
+                }
+                for (; i0 < n; i0++) {
+                    for (int r = 0; r < nr; r++) {
+                        out[i0 * m + j0 + r] = VectorOps.dot(x, i0 * k, rows, r * k, k) + (bias == null ? 0f : bias[j0 + r]);
+                    }
+                }
+            }
+        });
+    }
+
+    /** {@code tile[i·4 + r] = x[i]·w[r]} for four rows of X (stride {@code k}) and four widened weight rows. */
+    private static void dot4x4(float[] x, int xo, int k, float[] w, int ws, float[] tile) {
+        FloatVector c00 = FloatVector.zero(F), c01 = FloatVector.zero(F), c02 = FloatVector.zero(F), c03 = FloatVector.zero(F);
+        FloatVector c10 = FloatVector.zero(F), c11 = FloatVector.zero(F), c12 = FloatVector.zero(F), c13 = FloatVector.zero(F);
+        FloatVector c20 = FloatVector.zero(F), c21 = FloatVector.zero(F), c22 = FloatVector.zero(F), c23 = FloatVector.zero(F);
+        FloatVector c30 = FloatVector.zero(F), c31 = FloatVector.zero(F), c32 = FloatVector.zero(F), c33 = FloatVector.zero(F);
+        int upper = F.loopBound(k);
+        int t = 0;
+        for (; t < upper; t += F.length()) {
+            FloatVector a0 = FloatVector.fromArray(F, x, xo + 0 * k + t);
+            FloatVector a1 = FloatVector.fromArray(F, x, xo + 1 * k + t);
+            FloatVector a2 = FloatVector.fromArray(F, x, xo + 2 * k + t);
+            FloatVector a3 = FloatVector.fromArray(F, x, xo + 3 * k + t);
+            FloatVector b0 = FloatVector.fromArray(F, w, 0 * ws + t);
+            c00 = a0.fma(b0, c00);
+            c10 = a1.fma(b0, c10);
+            c20 = a2.fma(b0, c20);
+            c30 = a3.fma(b0, c30);
+            FloatVector b1 = FloatVector.fromArray(F, w, 1 * ws + t);
+            c01 = a0.fma(b1, c01);
+            c11 = a1.fma(b1, c11);
+            c21 = a2.fma(b1, c21);
+            c31 = a3.fma(b1, c31);
+            FloatVector b2 = FloatVector.fromArray(F, w, 2 * ws + t);
+            c02 = a0.fma(b2, c02);
+            c12 = a1.fma(b2, c12);
+            c22 = a2.fma(b2, c22);
+            c32 = a3.fma(b2, c32);
+            FloatVector b3 = FloatVector.fromArray(F, w, 3 * ws + t);
+            c03 = a0.fma(b3, c03);
+            c13 = a1.fma(b3, c13);
+            c23 = a2.fma(b3, c23);
+            c33 = a3.fma(b3, c33);
+        }
+        tile[0] = c00.reduceLanes(VectorOperators.ADD);
+        tile[1] = c01.reduceLanes(VectorOperators.ADD);
+        tile[2] = c02.reduceLanes(VectorOperators.ADD);
+        tile[3] = c03.reduceLanes(VectorOperators.ADD);
+        tile[4] = c10.reduceLanes(VectorOperators.ADD);
+        tile[5] = c11.reduceLanes(VectorOperators.ADD);
+        tile[6] = c12.reduceLanes(VectorOperators.ADD);
+        tile[7] = c13.reduceLanes(VectorOperators.ADD);
+        tile[8] = c20.reduceLanes(VectorOperators.ADD);
+        tile[9] = c21.reduceLanes(VectorOperators.ADD);
+        tile[10] = c22.reduceLanes(VectorOperators.ADD);
+        tile[11] = c23.reduceLanes(VectorOperators.ADD);
+        tile[12] = c30.reduceLanes(VectorOperators.ADD);
+        tile[13] = c31.reduceLanes(VectorOperators.ADD);
+        tile[14] = c32.reduceLanes(VectorOperators.ADD);
+        tile[15] = c33.reduceLanes(VectorOperators.ADD);
+        for (; t < k; t++) {
+            for (int i = 0; i < 4; i++) {
+                for (int r = 0; r < 4; r++) {
+                    tile[i * 4 + r] += x[xo + i * k + t] * w[r * ws + t];
+                }
             }
         }
     }

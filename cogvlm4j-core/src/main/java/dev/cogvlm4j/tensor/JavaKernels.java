@@ -8,8 +8,10 @@ final class JavaKernels implements Kernels {
 
     /** Work below this many multiply-adds runs on the calling thread. */
     private static final long PARALLEL_THRESHOLD = 1 << 16;
-    /** Below this many activation rows the matrix-vector path wins. */
-    static final int GEMM_MIN_ROWS = 4;
+    /** Below this many activation rows the matrix-vector path (dot products in the stored type) wins. */
+    static final int DOT_MIN_ROWS = 4;
+    /** Below this many rows, widening each weight row once beats packing transposed panels. */
+    static final int GEMM_MIN_ROWS = 64;
     /** From this many query rows on, attention runs as blocked matrix multiplies. */
     static final int BLOCKED_ATTENTION_ROWS = 32;
 
@@ -25,8 +27,10 @@ final class JavaKernels implements Kernels {
         }
         // Few rows (decoding) are bound by reading the weights: one pass over them in their stored type.
         // Many rows (prefill, vision) are bound by arithmetic: widen a panel once, reuse it for every row.
-        if (n < GEMM_MIN_ROWS) {
+        if (n < DOT_MIN_ROWS) {
             Gemm.gemv(x, n, w, bias, out);
+        } else if (n < GEMM_MIN_ROWS) {
+            Gemm.rows(x, n, w, bias, out);
         } else {
             Gemm.matmul(x, n, w, bias, out);
         }

@@ -151,13 +151,15 @@ public abstract sealed class QuantizedTensor extends Tensor permits QuantizedTen
             long base = block * 18;
             FloatVector d = FloatVector.broadcast(F, scale(block));
             for (int v = 0; v < 16; v += F.length()) {
-                ByteVector q = ByteVector.fromMemorySegment(B, data, base + 2 + v, java.nio.ByteOrder.LITTLE_ENDIAN);
-                ByteVector lo = q.and((byte) 0x0f).sub((byte) 8);
-                ByteVector hi = q.lanewise(VectorOperators.LSHR, 4).and((byte) 0x0f).sub((byte) 8);
-                ((FloatVector) lo.convertShape(VectorOperators.B2F, F, 0)).mul(d).intoArray(dst, off + v);
-                ((FloatVector) hi.convertShape(VectorOperators.B2F, F, 0)).mul(d).intoArray(dst, off + 16 + v);
+                // Nibbles are split in int lanes: x86 has no byte shifts, so a byte-lane shift is emulated slowly.
+                IntVector q = (IntVector) ByteVector.fromMemorySegment(B, data, base + 2 + v, java.nio.ByteOrder.LITTLE_ENDIAN)
+                        .convertShape(VectorOperators.B2I, I, 0);
+                ((FloatVector) q.and(0x0f).sub(8).convert(VectorOperators.I2F, 0)).mul(d).intoArray(dst, off + v);
+                ((FloatVector) q.lanewise(VectorOperators.ASHR, 4).and(0x0f).sub(8).convert(VectorOperators.I2F, 0))
+                        .mul(d).intoArray(dst, off + 16 + v);
             }
         }
+
 
         @Override
         public float dot(int r, float[] x, int xo) {
