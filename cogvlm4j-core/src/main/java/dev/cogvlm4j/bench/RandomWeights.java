@@ -14,10 +14,7 @@ public final class RandomWeights {
 
     /** A tensor of uniform random values in ±0.05, stored as {@code type}. */
     public static Tensor tensor(String name, DType type, long[] shape, long seed) {
-        long n = 1;
-        for (long d : shape) {
-            n *= d;
-        }
+        long n = dev.cogvlm4j.tensor.Shapes.elements(shape);
         MemorySegment seg = Arena.ofAuto().allocate(type.byteSize(n), 64);
         SplittableRandom r = new SplittableRandom(seed);
         int chunk = 1 << 16;

@@ -27,11 +27,7 @@ public final class SyntheticModel {
         for (ModelShapes.Param p : ModelShapes.of(c)) {
             DType to = GgufConverter.targetType(p.name(), p.shape(), DType.BF16, type, visionType);
             boolean norm = p.name().contains("norm") && p.name().endsWith(".weight");
-            long n = 1;
-            for (long d : p.shape()) {
-                n *= d;
-            }
-            long elements = n;
+            long elements = dev.cogvlm4j.tensor.Shapes.elements(p.shape());
             long tensorSeed = seed * 31 + p.name().hashCode();
             w.tensor(p.name(), to, p.shape(), dst -> {
                 int chunk = 1 << 20;

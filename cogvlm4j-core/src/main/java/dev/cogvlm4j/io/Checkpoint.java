@@ -42,11 +42,7 @@ public final class Checkpoint implements AutoCloseable {
     public record Entry(String name, DType dtype, long[] shape, MemorySegment bytes, String file) {
         /** Number of elements. */
         public long elements() {
-            long n = 1;
-            for (long d : shape) {
-                n *= d;
-            }
-            return n;
+            return dev.cogvlm4j.tensor.Shapes.elements(shape);
         }
     }
 

@@ -27,11 +27,7 @@ public final class GgufConverter {
     public record Step(String name, DType from, DType to, long[] shape) {
         /** Elements in the tensor. */
         public long elements() {
-            long n = 1;
-            for (long d : shape) {
-                n *= d;
-            }
-            return n;
+            return dev.cogvlm4j.tensor.Shapes.elements(shape);
         }
     }
 
@@ -66,10 +62,7 @@ public final class GgufConverter {
             // the layers: their error lands directly on every logit.
             to = to == DType.Q4_0 ? DType.Q8_0 : keep;
         }
-        long elements = 1;
-        for (long d : shape) {
-            elements *= d;
-        }
+        long elements = dev.cogvlm4j.tensor.Shapes.elements(shape);
         if (to.isQuantized() && (elements / Math.max(1, shape[0])) % DType.BLOCK != 0) {
             // Rows that are not whole 32-value blocks (e.g. a 14×14×3 patch kernel) keep a float type.
             to = keep;

@@ -1,6 +1,7 @@
 package dev.cogvlm4j.io;
 
 import dev.cogvlm4j.tensor.DType;
+import dev.cogvlm4j.tensor.Shapes;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -54,11 +55,7 @@ public final class GgufWriter implements AutoCloseable {
 
     /** Declares a tensor with its PyTorch-order shape, storage type and producer. */
     public GgufWriter tensor(String name, DType type, long[] shape, Source source) {
-        long n = 1;
-        for (long d : shape) {
-            n *= d;
-        }
-        tensors.add(new Decl(name, type, shape.clone(), type.byteSize(n), source));
+        tensors.add(new Decl(name, type, shape.clone(), type.byteSize(Shapes.elements(shape)), source));
         return this;
     }
 

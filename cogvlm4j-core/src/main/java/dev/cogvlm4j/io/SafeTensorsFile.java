@@ -41,11 +41,7 @@ public final class SafeTensorsFile implements AutoCloseable {
     public record Entry(String name, DType dtype, long[] shape, long start, long end) {
         /** Number of elements. */
         public long elements() {
-            long n = 1;
-            for (long d : shape) {
-                n *= d;
-            }
-            return n;
+            return dev.cogvlm4j.tensor.Shapes.elements(shape);
         }
     }
 

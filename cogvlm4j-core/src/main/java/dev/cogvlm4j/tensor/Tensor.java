@@ -24,11 +24,7 @@ public abstract sealed class Tensor permits Tensor.F32, Tensor.BF16, Tensor.F16,
         this.name = name;
         this.shape = shape.clone();
         this.data = data;
-        long n = 1;
-        for (long d : shape) {
-            n *= d;
-        }
-        this.size = n;
+        this.size = Shapes.elements(shape);
     }
 
     /** Wraps a mapped segment holding {@code shape} elements of {@code type}. */
