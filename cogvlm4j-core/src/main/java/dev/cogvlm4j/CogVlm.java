@@ -187,6 +187,17 @@ public final class CogVlm implements AutoCloseable {
      * tokenizer is loaded.
      */
     public Answer generate(ModelInput input, RgbImage image, GenerationOptions options, Consumer<String> onText) {
+        return generate(input, image, options, onText, () -> false);
+    }
+
+    /** Answers a question; generation stops early once {@code cancelled} turns true (a client went away, a timeout). */
+    public Answer ask(Question q, GenerationOptions options, Consumer<String> onText, java.util.function.BooleanSupplier cancelled) {
+        return generate(input(q), q.image(), options, onText, cancelled);
+    }
+
+    /** As {@link #generate(ModelInput, RgbImage, GenerationOptions, Consumer)}, stopping once {@code cancelled}. */
+    public Answer generate(ModelInput input, RgbImage image, GenerationOptions options, Consumer<String> onText,
+                           java.util.function.BooleanSupplier cancelled) {
         checkContext(input);
         if (input.imageSlots() > 0 && image == null) {
             throw new IllegalArgumentException("token_type_ids mark image slots but no image was given");
@@ -228,7 +239,7 @@ public final class CogVlm implements AutoCloseable {
                     onText.accept(piece);
                 }
             }
-            return true;
+            return !cancelled.getAsBoolean();
         });
         if (stream != null && !eosSeen[0]) {
             String rest = stream.finish();

@@ -12,7 +12,8 @@ import picocli.CommandLine.Command;
 @Command(name = "cogvlm4j", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Run CogVLM, CogAgent and CogVLM2 vision-language models in pure Java.",
         subcommands = {RunCommand.class, ChatCommand.class, InfoCommand.class, LogitsCommand.class,
-                GenerateCommand.class, TokenizeCommand.class, QuantizeCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
+                GenerateCommand.class, TokenizeCommand.class, QuantizeCommand.class, BenchCommand.class, GroundCommand.class, ServeCommand.class,
+                CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     /** Exit code for bad input (files, requests, arguments' values). */
     static final int BAD_INPUT = 1;
