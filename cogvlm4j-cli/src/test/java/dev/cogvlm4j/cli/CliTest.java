@@ -189,6 +189,19 @@ class CliTest {
     }
 
     @Test
+    void groundPrintsBoxesAndDrawsThem() throws IOException {
+        Path png = tmp.resolve("boxed.png");
+        Result r = run("ground", "--model", BUNDLED.toString(), "--image", ROOT.resolve("examples/coins.png").toString(),
+                "--prompt", "Where are the coins?", "--max-new-tokens", "6", "--out", png.toString(), "--json");
+        assertEquals(0, r.code(), r.err());
+        JsonNode o = JSON.readTree(r.out());
+        assertEquals(384, o.get("width").asInt());
+        assertTrue(o.get("boxes").isArray() && o.has("text"));
+        assertTrue(Files.size(png) > 1000, "image written");
+        assertCleanError(run("serve", "--model", BUNDLED.toString(), "--port", "70000"), "invalid limits");
+    }
+
+    @Test
     void infoDescribesTheModel() throws IOException {
         Result r = run("info", "--model", fixture("cogagent_chat_rgba").toString(), "--json");
         assertEquals(0, r.code(), r.err());
@@ -237,7 +250,7 @@ class CliTest {
 
     @Test
     void helpOnEveryCommand() {
-        for (String c : List.of("run", "chat", "info", "logits", "generate", "tokenize", "quantize", "bench")) {
+        for (String c : List.of("run", "chat", "info", "logits", "generate", "tokenize", "quantize", "bench", "ground", "serve")) {
             Result r = run(c, "--help");
             assertEquals(0, r.code(), c);
             assertTrue(r.out().contains("Usage: cogvlm4j " + c), r.out());
