@@ -239,4 +239,47 @@ class ServerTest {
         assertEquals(2, x.get("image_from_message").asInt());
         assertTrue(x.get("image_policy").asText().contains("latest"));
     }
+
+    @Test
+    void stopStringsCutTheAnswer() throws Exception {
+        String q = "{\"max_tokens\":16,\"messages\":[{\"role\":\"user\",\"content\":\"Say something.\"}]";
+        String full = JSON.readTree(post(q + "}").body()).at("/choices/0/message/content").asText();
+        assertTrue(full.length() > 6, full);
+        String stop = full.substring(3, 6);
+        JsonNode cut = JSON.readTree(post(q + ",\"stop\":[" + JSON.writeValueAsString(stop) + "]}").body());
+        String expected = full.substring(0, full.indexOf(stop));
+        assertEquals(expected, cut.at("/choices/0/message/content").asText());
+        assertEquals("stop", cut.at("/choices/0/finish_reason").asText());
+    }
+
+    @Test
+    void remoteImagesWhenEnabledWithASizeLimit() throws Exception {
+        com.sun.net.httpserver.HttpServer files = com.sun.net.httpserver.HttpServer.create(
+                new java.net.InetSocketAddress("127.0.0.1", 0), 0);
+        byte[] png = Files.readAllBytes(ROOT.resolve("examples/coins.png"));
+        files.createContext("/coins.png", ex -> {
+            ex.sendResponseHeaders(200, png.length);
+            ex.getResponseBody().write(png);
+            ex.close();
+        });
+        files.start();
+        ServerConfig d = ServerConfig.defaults();
+        ServerConfig open = new ServerConfig("127.0.0.1", 0, 8, d.maxBodyBytes(), d.maxImagePixels(), d.requestTimeout(), true,
+                d.remoteImageBytes(), Duration.ofSeconds(5), 8);
+        ServerConfig small = new ServerConfig("127.0.0.1", 0, 8, d.maxBodyBytes(), d.maxImagePixels(), d.requestTimeout(), true,
+                1000, Duration.ofSeconds(5), 8);
+        String url = "http://127.0.0.1:" + files.getAddress().getPort() + "/coins.png";
+        try (ChatServer a = new ChatServer(vlm, "tiny", open); ChatServer b = new ChatServer(vlm, "tiny", small)) {
+            String body = userWithImage("How many?", url, "");
+            HttpResponse<String> ok = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + a.port() + "/v1/chat/completions"))
+                    .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
+            assertEquals(200, ok.statusCode(), ok.body());
+            assertEquals(1, JSON.readTree(ok.body()).at("/cogvlm4j/images_received").asInt());
+            HttpResponse<String> tooBig = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + b.port() + "/v1/chat/completions"))
+                    .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
+            assertError(tooBig, 400, "larger than 1000 bytes");
+        } finally {
+            files.stop(0);
+        }
+    }
 }
