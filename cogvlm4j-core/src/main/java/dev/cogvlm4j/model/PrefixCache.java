@@ -25,8 +25,11 @@ import java.util.Map;
 public final class PrefixCache {
     /** Vision features kept in memory. */
     private static final int FEATURES = 4;
-    /** Idle sessions kept for follow-up questions. */
-    private static final int SESSIONS = 2;
+    /**
+     * Idle sessions kept for follow-up questions. One: a CogVLM-17B session over an image holds 1.3 GB of float32
+     * keys and values, so parking more would crowd the heap.
+     */
+    private static final int SESSIONS = 1;
 
     /** A session parked after answering, with the tokens its cache holds. */
     private record Parked(String imageKey, int[] tokens, Session session) {

@@ -282,4 +282,32 @@ class ServerTest {
             files.stop(0);
         }
     }
+
+    @Test
+    void concurrentStreamsKeepTheirOwnTokens() throws Exception {
+        String[] prompts = {"Tell me about coins.", "Describe a sunny beach in detail.", "What is seven times six?"};
+        String[] alone = new String[prompts.length];
+        for (int i = 0; i < prompts.length; i++) {
+            alone[i] = JSON.readTree(post("{\"max_tokens\":20,\"messages\":[{\"role\":\"user\",\"content\":\"" + prompts[i]
+                    + "\"}]}").body()).at("/choices/0/message/content").asText();
+        }
+        List<CompletableFuture<HttpResponse<String>>> streams = new ArrayList<>();
+        for (String p : prompts) {
+            streams.add(http.sendAsync(HttpRequest.newBuilder(URI.create(base + "/v1/chat/completions")).POST(HttpRequest.BodyPublishers
+                    .ofString("{\"stream\":true,\"max_tokens\":20,\"messages\":[{\"role\":\"user\",\"content\":\"" + p + "\"}]}"))
+                    .build(), HttpResponse.BodyHandlers.ofString()));
+        }
+        for (int i = 0; i < prompts.length; i++) {
+            StringBuilder text = new StringBuilder();
+            for (String line : streams.get(i).get().body().split("\n")) {
+                if (line.startsWith("data: {")) {
+                    JsonNode d = JSON.readTree(line.substring(6)).at("/choices/0/delta/content");
+                    if (!d.isMissingNode() && !d.isNull()) {
+                        text.append(d.asText());
+                    }
+                }
+            }
+            assertEquals(alone[i], text.toString(), "stream " + i + " carries only its own tokens");
+        }
+    }
 }
