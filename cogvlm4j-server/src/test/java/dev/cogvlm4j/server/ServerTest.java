@@ -310,4 +310,17 @@ class ServerTest {
             assertEquals(alone[i], text.toString(), "stream " + i + " carries only its own tokens");
         }
     }
+
+    @Test
+    void requestsOverTheirTimeAreCancelled() throws Exception {
+        ServerConfig d = ServerConfig.defaults();
+        ServerConfig quick = new ServerConfig("127.0.0.1", 0, 8, d.maxBodyBytes(), d.maxImagePixels(), Duration.ofMillis(300),
+                false, d.remoteImageBytes(), d.remoteImageTimeout(), 8);
+        try (ChatServer s = new ChatServer(vlm, "tiny", quick)) {
+            HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + s.port() + "/v1/chat/completions"))
+                    .POST(HttpRequest.BodyPublishers.ofString("{\"max_tokens\":1900,\"messages\":[{\"role\":\"user\",\"content\":\"Go on.\"}]}"))
+                    .build(), HttpResponse.BodyHandlers.ofString());
+            assertError(r, 504, "took longer");
+        }
+    }
 }
