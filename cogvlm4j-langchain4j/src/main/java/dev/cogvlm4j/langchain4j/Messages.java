@@ -3,7 +3,7 @@ package dev.cogvlm4j.langchain4j;
 import dev.cogvlm4j.CogVlm;
 import dev.cogvlm4j.Question;
 import dev.cogvlm4j.model.GenerationOptions;
-import dev.cogvlm4j.text.Turn;
+import dev.cogvlm4j.text.Dialogue;
 import dev.cogvlm4j.vision.RgbImage;
 import dev.langchain4j.data.image.Image;
 import dev.langchain4j.data.message.AiMessage;
@@ -15,7 +15,6 @@ import dev.langchain4j.data.message.UserMessage;
 import dev.langchain4j.model.chat.request.ChatRequest;
 import java.net.URI;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
 
@@ -28,7 +27,7 @@ final class Messages {
     }
 
     static Question question(CogVlm vlm, List<ChatMessage> messages) {
-        List<String[]> turns = new ArrayList<>();
+        Dialogue dialogue = new Dialogue();
         RgbImage image = null;
         for (ChatMessage m : messages) {
             if (m instanceof UserMessage u) {
@@ -45,28 +44,13 @@ final class Messages {
                         throw new IllegalArgumentException("cogvlm4j takes text and image content, not " + c.type());
                     }
                 }
-                append(turns, "user", text.toString());
+                dialogue.add(Dialogue.Role.USER, text.toString());
             } else if (m instanceof AiMessage a) {
-                append(turns, "ai", a.text() == null ? "" : a.text());
+                dialogue.add(Dialogue.Role.ASSISTANT, a.text() == null ? "" : a.text());
             }
         }
-        if (turns.isEmpty() || !turns.get(turns.size() - 1)[0].equals("user")) {
-            throw new IllegalArgumentException("the last message must be a user message");
-        }
-        List<Turn> history = new ArrayList<>();
-        int start = turns.get(0)[0].equals("ai") ? 1 : 0;
-        for (int i = start; i + 1 < turns.size(); i += 2) {
-            history.add(new Turn(turns.get(i)[1], turns.get(i + 1)[1]));
-        }
-        return new Question(turns.get(turns.size() - 1)[1], history, image, null);
-    }
-
-    private static void append(List<String[]> turns, String role, String text) {
-        if (!turns.isEmpty() && turns.get(turns.size() - 1)[0].equals(role)) {
-            turns.get(turns.size() - 1)[1] += "\n" + text;
-        } else {
-            turns.add(new String[]{role, text});
-        }
+        Dialogue.Folded folded = dialogue.fold();
+        return new Question(folded.query(), folded.history(), image, null);
     }
 
     private static RgbImage decode(CogVlm vlm, Image img) {

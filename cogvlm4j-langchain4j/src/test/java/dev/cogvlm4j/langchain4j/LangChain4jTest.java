@@ -87,7 +87,7 @@ class LangChain4jTest {
                         }
                     });
             Throwable t = err.get(30, TimeUnit.SECONDS);
-            assertTrue(t != null && t.getMessage().contains("last message must be a user message"), String.valueOf(t));
+            assertTrue(t != null && t.getMessage().contains("last message must come from the user"), String.valueOf(t));
         }
     }
 }

@@ -204,6 +204,7 @@ public final class ChatServer implements AutoCloseable {
         long created = System.currentTimeMillis() / 1000;
         long deadline = System.nanoTime() + config.requestTimeout().toNanos();
         AtomicBoolean cancelled = new AtomicBoolean();
+        AtomicBoolean timedOut = new AtomicBoolean();
         StopFilter stop = new StopFilter(job.stops());
         BlockingQueue<Object> pieces = new LinkedBlockingQueue<>();
         Future<Answer> future;
@@ -219,7 +220,12 @@ public final class ChatServer implements AutoCloseable {
                         if (!shown.isEmpty()) {
                             pieces.add(shown);
                         }
-                    }, () -> cancelled.get() || System.nanoTime() > deadline);
+                    }, () -> {
+                        if (System.nanoTime() > deadline) {
+                            timedOut.set(true);
+                        }
+                        return cancelled.get() || timedOut.get();
+                    });
                 } finally {
                     lastSeconds = (System.nanoTime() - t0) / 1e9;
                 }
@@ -231,9 +237,12 @@ public final class ChatServer implements AutoCloseable {
                     + " requests are queued; retry in about " + retry + " s", null, "queue_full");
         }
         if (job.stream()) {
-            stream(ctx, job, id, created, future, pieces, stop, cancelled, deadline);
+            stream(ctx, job, id, created, future, pieces, stop, cancelled, timedOut, deadline);
         } else {
             Answer a = await(future, cancelled, deadline);
+            if (timedOut.get()) {
+                throw timeout();
+            }
             String text = stop.stopped() ? collect(pieces) : collect(pieces) + stop.finish();
             ObjectNode o = JSON.createObjectNode();
             o.put("id", id).put("object", "chat.completion").put("created", created).put("model", modelId);
@@ -254,7 +263,7 @@ public final class ChatServer implements AutoCloseable {
         } catch (TimeoutException e) {
             cancelled.set(true);
             future.cancel(false);
-            throw new ApiException(504, "timeout", "the request took longer than " + config.requestTimeout().toSeconds() + " s", null, "timeout");
+            throw timeout();
         } catch (ExecutionException e) {
             Throwable c = e.getCause();
             if (c instanceof IllegalArgumentException || c instanceof IllegalStateException || c instanceof ModelFormatException) {
@@ -262,6 +271,11 @@ public final class ChatServer implements AutoCloseable {
             }
             throw new ApiException(500, "server_error", "generation failed: " + c, null, null);
         }
+    }
+
+    private ApiException timeout() {
+        return new ApiException(504, "timeout", "the request took longer than the server's limit of "
+                + config.requestTimeout().toMillis() / 1000.0 + " s", null, "timeout");
     }
 
     private static String collect(BlockingQueue<Object> pieces) {
@@ -273,7 +287,7 @@ public final class ChatServer implements AutoCloseable {
     }
 
     private void stream(Context ctx, Job job, String id, long created, Future<Answer> future, BlockingQueue<Object> pieces,
-                        StopFilter stop, AtomicBoolean cancelled, long deadline) throws Exception {
+                        StopFilter stop, AtomicBoolean cancelled, AtomicBoolean timedOut, long deadline) throws Exception {
         ctx.status(200);
         ctx.res().setContentType("text/event-stream; charset=utf-8");
         ctx.res().setHeader("Cache-Control", "no-cache");
@@ -305,6 +319,11 @@ public final class ChatServer implements AutoCloseable {
                 send(out, err);
                 sendDone(out);
                 return;
+            }
+            if (timedOut.get()) {
+                ObjectNode err = JSON.createObjectNode();
+                err.putObject("error").put("message", timeout().getMessage()).put("type", "timeout");
+                send(out, err);
             }
             String rest = collect(pieces) + stop.finish();
             if (!rest.isEmpty()) {

@@ -1,6 +1,7 @@
 package dev.cogvlm4j.server;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.cogvlm4j.text.Dialogue;
 import dev.cogvlm4j.text.Turn;
 import java.util.ArrayList;
 import java.util.Base64;
@@ -81,25 +82,18 @@ record Conversation(List<Turn> history, String query, byte[] image, String image
             roles.add(role);
             texts.add(text.toString());
         }
-        if (roles.isEmpty() || !roles.get(roles.size() - 1).equals("user")) {
-            throw ApiException.badRequest("the last message must come from the user", "messages");
-        }
-        // Consecutive messages of one role are joined; a user message followed by an assistant one is a turn.
-        List<String[]> merged = new ArrayList<>();
+        Dialogue dialogue = new Dialogue();
         for (int i = 0; i < roles.size(); i++) {
-            if (!merged.isEmpty() && merged.get(merged.size() - 1)[0].equals(roles.get(i))) {
-                String[] last = merged.get(merged.size() - 1);
-                last[1] = last[1] + "\n" + texts.get(i);
-            } else {
-                merged.add(new String[]{roles.get(i), texts.get(i)});
-            }
+            dialogue.add(roles.get(i).equals("user") ? Dialogue.Role.USER : Dialogue.Role.ASSISTANT, texts.get(i));
         }
-        List<Turn> history = new ArrayList<>();
-        int start = merged.get(0)[0].equals("assistant") ? 1 : 0;
-        for (int i = start; i + 1 < merged.size(); i += 2) {
-            history.add(new Turn(merged.get(i)[1], merged.get(i + 1)[1]));
+        Dialogue.Folded folded;
+        try {
+            folded = dialogue.fold();
+        } catch (IllegalArgumentException e) {
+            throw ApiException.badRequest(e.getMessage(), "messages");
         }
-        String query = merged.get(merged.size() - 1)[1];
+        List<Turn> history = folded.history();
+        String query = folded.query();
         if (query.isBlank()) {
             throw ApiException.badRequest("the last user message has no text", "messages");
         }
