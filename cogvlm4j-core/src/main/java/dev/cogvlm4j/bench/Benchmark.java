@@ -87,6 +87,7 @@ public final class Benchmark {
 
         log.accept("vision tower (warm-up, then timed)");
         model.encode(model.prepare(image));
+        PeakMemory.reset();
         Timings.reset();
         long t0 = System.nanoTime();
         ImageFeatures f = model.encode(model.prepare(image));
@@ -94,6 +95,9 @@ public final class Benchmark {
         double visLayers = Timings.VISION_LAYERS.get() / 1e9;
         double crossBlocks = Timings.CROSS_BLOCKS.get() / 1e9;
         double vision = visionRaw - visLayers - crossBlocks + visLayers * visScale + crossBlocks * crossScale;
+        // The towers release their pages after encoding, so the two phases peak separately.
+        long visionPeak = PeakMemory.peakBytes();
+        PeakMemory.reset();
 
         int[] text = randomIds(r, 20, c.vocabSize());
         ModelInput in = ModelInput.of(c, text, c.imageTokens());
@@ -165,12 +169,14 @@ public final class Benchmark {
         double textLayers = Timings.DECODER_LAYERS.get() / 1e9;
         double textPrefill = textRaw - textLayers + textLayers * lmScale;
 
-        long rss = PeakMemory.peakBytes();
-        long missing = DecodeTraffic.missingWeightBytes(model, depth);
+        long lmPeak = PeakMemory.peakBytes();
+        long rss = Math.max(visionPeak, lmPeak);
+        long[] missing = DecodeTraffic.missingWeightBytes(model, depth);
+        long fullDepthPeak = Math.max(visionPeak + missing[1], lmPeak + missing[0]);
         return new Report(shape, quant.name().toLowerCase(java.util.Locale.ROOT),
                 visionQuant.name().toLowerCase(java.util.Locale.ROOT), layers, lmScale != 1 || visScale != 1,
                 c.imageTokens(), in.length(), vision, prefill, in.length() / prefill, 512 / textPrefill,
-                vision + prefill, 1 / perToken, bytesPerToken / perToken / 1e9, gemm, peak, bw, rss, rss + missing,
+                vision + prefill, 1 / perToken, bytesPerToken / perToken / 1e9, gemm, peak, bw, rss, fullDepthPeak,
                 dev.cogvlm4j.tensor.Parallel.threads(), followup);
     }
 

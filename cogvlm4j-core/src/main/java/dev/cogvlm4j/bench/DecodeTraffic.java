@@ -25,8 +25,8 @@ final class DecodeTraffic {
         return realLayers * (perLayer + kv + cross) + ck.entry("lm_head.weight").bytes().byteSize();
     }
 
-    /** Weight bytes of the layers the benchmark did not build. */
-    static long missingWeightBytes(CogVlmModel m, int[] depth) {
+    /** Weight bytes of the layers the benchmark did not build: {language model, towers}. */
+    static long[] missingWeightBytes(CogVlmModel m, int[] depth) {
         Checkpoint ck = m.checkpoint();
         CogVlmConfig c = m.config();
         long lm = 0;
@@ -43,11 +43,11 @@ final class DecodeTraffic {
                 cross += b;
             }
         }
-        long missing = lm / c.numLayers() * (depth[0] - c.numLayers())
-                + vis / c.vision().numLayers() * (depth[1] - c.vision().numLayers());
+        long missingLm = lm / c.numLayers() * (depth[0] - c.numLayers());
+        long missingTowers = vis / c.vision().numLayers() * (depth[1] - c.vision().numLayers());
         if (c.cross() != null) {
-            missing += cross / c.cross().layers() * (depth[2] - c.cross().layers());
+            missingTowers += cross / c.cross().layers() * (depth[2] - c.cross().layers());
         }
-        return missing;
+        return new long[]{missingLm, missingTowers};
     }
 }

@@ -72,13 +72,19 @@ public final class CogVlmModel implements AutoCloseable {
                 config.cross() != null ? config.cross().imageSize() : 0);
     }
 
-    /** Runs the vision tower (and CogAgent's cross tower) on a prepared image. */
+    /**
+     * Runs the vision tower (and CogAgent's cross tower) on a prepared image. The towers' mapped weights are then
+     * released from resident memory: the tower and the decoder are never needed at once, so peak memory is the
+     * larger of the two rather than their sum (a later image faults the pages back, usually from the page cache).
+     */
     public ImageFeatures encode(PreparedImage image) {
         float[] visionOut = vision.forward(image.pixelValues());
+        vision.releaseWeights();
         float[] crossOut = null;
         int crossTokens = 0;
         if (crossVision != null) {
             crossOut = crossVision.forward(image.crossPixelValues());
+            crossVision.releaseWeights();
             crossTokens = config.cross().grid() * config.cross().grid();
         }
         return new ImageFeatures(visionOut, config.imageTokens(), crossOut, crossTokens);

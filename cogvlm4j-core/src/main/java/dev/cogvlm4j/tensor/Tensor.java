@@ -103,6 +103,16 @@ public abstract sealed class Tensor permits Tensor.F32, Tensor.BF16, Tensor.F16,
         return data.byteSize();
     }
 
+    /**
+     * Drops this tensor's pages from the process's resident memory when it is memory-mapped; the next read faults
+     * them back in (from the page cache while the OS keeps it). No effect on heap tensors.
+     */
+    public void unload() {
+        if (data.isMapped()) {
+            data.unload();
+        }
+    }
+
     /** The mapped bytes (for writers that copy a tensor unchanged). */
     public MemorySegment segment() {
         return data;

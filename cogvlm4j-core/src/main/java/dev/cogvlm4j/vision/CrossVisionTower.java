@@ -113,6 +113,18 @@ public final class CrossVisionTower {
         }
     }
 
+    /** Drops the tower's mapped weights from resident memory. */
+    public void releaseWeights() {
+        patchEmbedProj.unload();
+        vitPosEmbed.unload();
+        posEmbed.unload();
+        for (Block b : blocks) {
+            for (Tensor t : new Tensor[]{b.qProj(), b.kProj(), b.vProj(), b.proj(), b.w1(), b.w2(), b.w3()}) {
+                t.unload();
+            }
+        }
+    }
+
     /** Encodes the cross image {@code [3, Sx, Sx]} into {@code [Gx², Cx]} features. */
     public float[] forward(float[] pixelValues) {
         int w = c.width();

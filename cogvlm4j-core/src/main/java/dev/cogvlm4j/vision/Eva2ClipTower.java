@@ -98,6 +98,27 @@ public final class Eva2ClipTower {
         eoi = ckpt.floats(P + "eoi", 1, 1, h);
     }
 
+    /** Every matrix the tower reads, for releasing their pages after an image is encoded. */
+    java.util.List<Tensor> matrices() {
+        java.util.List<Tensor> out = new java.util.ArrayList<>(java.util.List.of(patchEmbeddingProj, positionEmbedding,
+                linearProj.linearProj(), linearProj.gateProj(), linearProj.denseHTo4h(), linearProj.dense4hToH()));
+        for (TransformerLayer l : layers) {
+            out.addAll(java.util.List.of(l.queryKeyValue(), l.dense(), l.fc1(), l.fc2()));
+        }
+        if (posEmbed != null) {
+            out.add(posEmbed);
+        }
+        if (conv != null) {
+            out.add(conv);
+        }
+        return out;
+    }
+
+    /** Drops the tower's mapped weights from resident memory (the language model needs the room next). */
+    public void releaseWeights() {
+        matrices().forEach(Tensor::unload);
+    }
+
     /**
      * Encodes normalised pixels {@code [3, S, S]} into the image embeddings {@code [n + 2, H]}: boi, the n patch
      * features, eoi.
