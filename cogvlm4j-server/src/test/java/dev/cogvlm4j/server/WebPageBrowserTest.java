@@ -68,6 +68,12 @@ class WebPageBrowserTest {
                 });
                 String answer = d.findElement(By.cssSelector(".msg.assistant")).getText();
                 assertTrue(!answer.startsWith("Error"), answer);
+                // Grounding boxes as the server sends them are drawn over the image, scaled to its displayed size.
+                ((org.openqa.selenium.JavascriptExecutor) d).executeScript(
+                        "drawBoxes([{phrase: 'coin', box_999: [100,100,500,500], box_pixels: [38, 30, 192, 151]}])");
+                WebElement box = d.findElement(By.cssSelector("#boxes .box"));
+                assertTrue(box.getText().contains("coin"), box.getText());
+                assertTrue(box.getSize().getWidth() > 20 && box.getSize().getHeight() > 20, "box drawn: " + box.getSize());
                 byte[] png = ((TakesScreenshot) d).getScreenshotAs(OutputType.BYTES);
                 Path shot = ROOT.resolve("cogvlm4j-server/target/web-chat.png");
                 Files.createDirectories(shot.getParent());
