@@ -1,7 +1,7 @@
 package dev.cogvlm4j.tensor;
 
 /** The error function, which Java's Math lacks; exact GELU needs it (the tanh form is visibly different). */
-final class Erf {
+public final class Erf {
     private Erf() {
     }
 
@@ -9,7 +9,7 @@ final class Erf {
      * erf(x) via the Chebyshev-fitted complementary error function of Numerical Recipes (fractional error below
      * 1.2e-7 everywhere), so the absolute error of erf stays under 2.4e-7.
      */
-    static double erf(double x) {
+    public static double erf(double x) {
         double z = Math.abs(x);
         double t = 1.0 / (1.0 + 0.5 * z);
         double erfc = t * Math.exp(-z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418

@@ -1,0 +1,346 @@
+package dev.cogvlm4j.train.nn;
+
+/**
+ * Forward and backward passes of the operators the CogVLM architecture is built from, on row-major float
+ * blocks. Each backward takes the forward's inputs (and, where cheaper, its outputs) and the gradient of the loss
+ * with respect to the output, and accumulates ({@code +=}) into the gradients of inputs and parameters, so shared
+ * parameters and residual branches add up naturally. Every pair is checked against finite differences in
+ * {@code OpsTest}.
+ */
+public final class Ops {
+    private Ops() {
+    }
+
+    // ---- linear: y[n,m] = x[n,k] · W[m,k]ᵀ + b ----
+
+    /** {@code y = x·Wᵀ + b} ({@code b} may be null). */
+    public static void linear(float[] x, int n, int k, float[] w, int m, float[] b, float[] y) {
+        for (int i = 0; i < n; i++) {
+            for (int j = 0; j < m; j++) {
+                double s = b == null ? 0 : b[j];
+                for (int t = 0; t < k; t++) {
+                    s += (double) x[i * k + t] * w[j * k + t];
+                }
+                y[i * m + j] = (float) s;
+            }
+        }
+    }
+
+    /** {@code dx += dy·W}, {@code dW += dyᵀ·x}, {@code db += Σ dy}; any gradient array may be null. */
+    public static void linearBackward(float[] x, int n, int k, float[] w, int m, float[] dy, float[] dx, float[] dw,
+                                      float[] db) {
+        for (int i = 0; i < n; i++) {
+            for (int j = 0; j < m; j++) {
+                float g = dy[i * m + j];
+                if (g == 0f) {
+                    continue;
+                }
+                if (dx != null) {
+                    for (int t = 0; t < k; t++) {
+                        dx[i * k + t] += g * w[j * k + t];
+                    }
+                }
+                if (dw != null) {
+                    for (int t = 0; t < k; t++) {
+                        dw[j * k + t] += g * x[i * k + t];
+                    }
+                }
+                if (db != null) {
+                    db[j] += g;
+                }
+            }
+        }
+    }
+
+    // ---- RMSNorm: y = x · rsqrt(mean(x²) + eps) · w ----
+
+    /** RMSNorm per row. */
+    public static void rmsNorm(float[] x, int n, int d, float[] w, float eps, float[] y) {
+        for (int r = 0; r < n; r++) {
+            double inv = 1 / Math.sqrt(meanSquare(x, r * d, d) + eps);
+            for (int i = 0; i < d; i++) {
+                y[r * d + i] = (float) (x[r * d + i] * inv * w[i]);
+            }
+        }
+    }
+
+    /** Backward of {@link #rmsNorm}. */
+    public static void rmsNormBackward(float[] x, int n, int d, float[] w, float eps, float[] dy, float[] dx, float[] dw) {
+        for (int r = 0; r < n; r++) {
+            int o = r * d;
+            double inv = 1 / Math.sqrt(meanSquare(x, o, d) + eps);
+            double dot = 0;
+            for (int i = 0; i < d; i++) {
+                dot += (double) dy[o + i] * w[i] * x[o + i];
+            }
+            for (int i = 0; i < d; i++) {
+                if (dx != null) {
+                    dx[o + i] += (float) (inv * w[i] * dy[o + i] - x[o + i] * inv * inv * inv * dot / d);
+                }
+                if (dw != null) {
+                    dw[i] += (float) (dy[o + i] * x[o + i] * inv);
+                }
+            }
+        }
+    }
+
+    private static double meanSquare(float[] x, int o, int d) {
+        double s = 0;
+        for (int i = 0; i < d; i++) {
+            s += (double) x[o + i] * x[o + i];
+        }
+        return s / d;
+    }
+
+    // ---- LayerNorm ----
+
+    /** LayerNorm per row with weight and bias. */
+    public static void layerNorm(float[] x, int n, int d, float[] w, float[] b, float eps, float[] y) {
+        for (int r = 0; r < n; r++) {
+            int o = r * d;
+            double[] mv = meanVar(x, o, d);
+            double inv = 1 / Math.sqrt(mv[1] + eps);
+            for (int i = 0; i < d; i++) {
+                y[o + i] = (float) ((x[o + i] - mv[0]) * inv * w[i] + b[i]);
+            }
+        }
+    }
+
+    /** Backward of {@link #layerNorm}. */
+    public static void layerNormBackward(float[] x, int n, int d, float[] w, float eps, float[] dy, float[] dx,
+                                         float[] dw, float[] db) {
+        for (int r = 0; r < n; r++) {
+            int o = r * d;
+            double[] mv = meanVar(x, o, d);
+            double inv = 1 / Math.sqrt(mv[1] + eps);
+            double sumG = 0;
+            double sumGx = 0;
+            for (int i = 0; i < d; i++) {
+                double g = (double) dy[o + i] * w[i];
+                double xh = (x[o + i] - mv[0]) * inv;
+                sumG += g;
+                sumGx += g * xh;
+                if (dw != null) {
+                    dw[i] += (float) (dy[o + i] * xh);
+                }
+                if (db != null) {
+                    db[i] += dy[o + i];
+                }
+            }
+            if (dx != null) {
+                for (int i = 0; i < d; i++) {
+                    double g = (double) dy[o + i] * w[i];
+                    double xh = (x[o + i] - mv[0]) * inv;
+                    dx[o + i] += (float) (inv * (g - sumG / d - xh * sumGx / d));
+                }
+            }
+        }
+    }
+
+    private static double[] meanVar(float[] x, int o, int d) {
+        double m = 0;
+        for (int i = 0; i < d; i++) {
+            m += x[o + i];
+        }
+        m /= d;
+        double v = 0;
+        for (int i = 0; i < d; i++) {
+            v += (x[o + i] - m) * (x[o + i] - m);
+        }
+        return new double[]{m, v / d};
+    }
+
+    // ---- activations ----
+
+    /** Exact (erf) GELU. */
+    public static void gelu(float[] x, float[] y, int len) {
+        for (int i = 0; i < len; i++) {
+            y[i] = (float) (0.5 * x[i] * (1 + erf(x[i] / Math.sqrt(2))));
+        }
+    }
+
+    /** Backward of {@link #gelu}: {@code Φ(x) + x·φ(x)}. */
+    public static void geluBackward(float[] x, float[] dy, float[] dx, int len) {
+        for (int i = 0; i < len; i++) {
+            double v = x[i];
+            double cdf = 0.5 * (1 + erf(v / Math.sqrt(2)));
+            double pdf = Math.exp(-0.5 * v * v) / Math.sqrt(2 * Math.PI);
+            dx[i] += (float) (dy[i] * (cdf + v * pdf));
+        }
+    }
+
+    /** SwiGLU gate: {@code y = silu(g) · u}. */
+    public static void siluGate(float[] g, float[] u, float[] y, int len) {
+        for (int i = 0; i < len; i++) {
+            double s = 1 / (1 + Math.exp(-g[i]));
+            y[i] = (float) (g[i] * s * u[i]);
+        }
+    }
+
+    /** Backward of {@link #siluGate}. */
+    public static void siluGateBackward(float[] g, float[] u, float[] dy, float[] dg, float[] du, int len) {
+        for (int i = 0; i < len; i++) {
+            double s = 1 / (1 + Math.exp(-g[i]));
+            double silu = g[i] * s;
+            dg[i] += (float) (dy[i] * u[i] * s * (1 + g[i] * (1 - s)));
+            du[i] += (float) (dy[i] * silu);
+        }
+    }
+
+    // ---- rotary embedding (first half / second half), by position id ----
+
+    /** Rotates {@code heads} head vectors of each row by its position (Llama's non-interleaved form). */
+    public static void rotary(float[] x, int n, int heads, int d, int[] positions, double theta, float[] y,
+                              boolean inverse) {
+        int half = d / 2;
+        for (int r = 0; r < n; r++) {
+            for (int i = 0; i < half; i++) {
+                double angle = positions[r] / Math.pow(theta, 2.0 * i / d);
+                double c = Math.cos(angle);
+                double s = inverse ? -Math.sin(angle) : Math.sin(angle);
+                for (int h = 0; h < heads; h++) {
+                    int o = r * heads * d + h * d;
+                    double x1 = x[o + i];
+                    double x2 = x[o + i + half];
+                    y[o + i] = (float) (x1 * c - x2 * s);
+                    y[o + i + half] = (float) (x2 * c + x1 * s);
+                }
+            }
+        }
+    }
+
+    /** Backward of {@link #rotary}: a rotation's transpose is the rotation by minus the angle. */
+    public static void rotaryBackward(float[] dy, int n, int heads, int d, int[] positions, double theta, float[] dx) {
+        float[] back = new float[dy.length];
+        rotary(dy, n, heads, d, positions, theta, back, true);
+        for (int i = 0; i < back.length; i++) {
+            dx[i] += back[i];
+        }
+    }
+
+    // ---- attention for one head: o = softmax(q·kᵀ·scale + causal mask)·v ----
+
+    /** Forward; returns the attention probabilities {@code [n, n]} for the backward pass. */
+    public static float[] attention(float[] q, float[] k, float[] v, int n, int d, boolean causal, float[] o) {
+        double scale = 1 / Math.sqrt(d);
+        float[] p = new float[n * n];
+        for (int i = 0; i < n; i++) {
+            int limit = causal ? i + 1 : n;
+            double max = Double.NEGATIVE_INFINITY;
+            double[] s = new double[limit];
+            for (int j = 0; j < limit; j++) {
+                double dot = 0;
+                for (int t = 0; t < d; t++) {
+                    dot += (double) q[i * d + t] * k[j * d + t];
+                }
+                s[j] = dot * scale;
+                max = Math.max(max, s[j]);
+            }
+            double sum = 0;
+            for (int j = 0; j < limit; j++) {
+                s[j] = Math.exp(s[j] - max);
+                sum += s[j];
+            }
+            for (int t = 0; t < d; t++) {
+                o[i * d + t] = 0f;
+            }
+            for (int j = 0; j < limit; j++) {
+                p[i * n + j] = (float) (s[j] / sum);
+                for (int t = 0; t < d; t++) {
+                    o[i * d + t] += p[i * n + j] * v[j * d + t];
+                }
+            }
+        }
+        return p;
+    }
+
+    /** Backward of {@link #attention} given its probabilities {@code p}. */
+    public static void attentionBackward(float[] q, float[] k, float[] v, float[] p, int n, int d, float[] dout,
+                                         float[] dq, float[] dk, float[] dv) {
+        double scale = 1 / Math.sqrt(d);
+        for (int i = 0; i < n; i++) {
+            double[] dp = new double[n];
+            double rowDot = 0;
+            for (int j = 0; j < n; j++) {
+                if (p[i * n + j] == 0f) {
+                    continue;
+                }
+                double s = 0;
+                for (int t = 0; t < d; t++) {
+                    s += (double) dout[i * d + t] * v[j * d + t];
+                    dv[j * d + t] += p[i * n + j] * dout[i * d + t];
+                }
+                dp[j] = s;
+                rowDot += s * p[i * n + j];
+            }
+            for (int j = 0; j < n; j++) {
+                if (p[i * n + j] == 0f) {
+                    continue;
+                }
+                double ds = p[i * n + j] * (dp[j] - rowDot) * scale;
+                for (int t = 0; t < d; t++) {
+                    dq[i * d + t] += (float) (ds * k[j * d + t]);
+                    dk[j * d + t] += (float) (ds * q[i * d + t]);
+                }
+            }
+        }
+    }
+
+    // ---- embedding and loss ----
+
+    /** Gathers rows of {@code table [V, d]}. */
+    public static void embedding(float[] table, int d, int[] ids, float[] y) {
+        for (int i = 0; i < ids.length; i++) {
+            System.arraycopy(table, ids[i] * d, y, i * d, d);
+        }
+    }
+
+    /** Backward of {@link #embedding}: scatter-add into the rows used. */
+    public static void embeddingBackward(int d, int[] ids, float[] dy, float[] dtable) {
+        for (int i = 0; i < ids.length; i++) {
+            for (int t = 0; t < d; t++) {
+                dtable[ids[i] * d + t] += dy[i * d + t];
+            }
+        }
+    }
+
+    /**
+     * Mean cross-entropy of {@code logits [n, V]} against {@code targets} over the positions where
+     * {@code mask} is true (the answer tokens); writes {@code dlogits} and returns the loss.
+     */
+    public static double crossEntropy(float[] logits, int n, int vocab, int[] targets, boolean[] mask, float[] dlogits) {
+        int count = 0;
+        for (boolean b : mask) {
+            count += b ? 1 : 0;
+        }
+        java.util.Arrays.fill(dlogits, 0, n * vocab, 0f);
+        if (count == 0) {
+            return 0;
+        }
+        double loss = 0;
+        for (int i = 0; i < n; i++) {
+            if (!mask[i]) {
+                continue;
+            }
+            int o = i * vocab;
+            double max = Double.NEGATIVE_INFINITY;
+            for (int j = 0; j < vocab; j++) {
+                max = Math.max(max, logits[o + j]);
+            }
+            double sum = 0;
+            for (int j = 0; j < vocab; j++) {
+                sum += Math.exp(logits[o + j] - max);
+            }
+            loss += Math.log(sum) + max - logits[o + targets[i]];
+            for (int j = 0; j < vocab; j++) {
+                dlogits[o + j] = (float) (Math.exp(logits[o + j] - max) / sum / count);
+            }
+            dlogits[o + targets[i]] -= 1f / count;
+        }
+        return loss / count;
+    }
+
+    private static double erf(double x) {
+        return dev.cogvlm4j.tensor.Erf.erf(x);
+    }
+}

@@ -1,0 +1,202 @@
+package dev.cogvlm4j.train.nn;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.List;
+import java.util.Random;
+import java.util.function.Supplier;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Every backward pass against central finite differences of the loss {@code L = Σ y ⊙ R} (R random), and the
+ * optimizer's schedule, clipping, freezing and exact resumption.
+ */
+class OpsTest {
+    private final Random rnd = new Random(11);
+
+    private float[] random(int n, double scale) {
+        float[] a = new float[n];
+        for (int i = 0; i < n; i++) {
+            a[i] = (float) (rnd.nextGaussian() * scale);
+        }
+        return a;
+    }
+
+    private static double dot(float[] a, float[] b) {
+        double s = 0;
+        for (int i = 0; i < a.length; i++) {
+            s += (double) a[i] * b[i];
+        }
+        return s;
+    }
+
+    /** Compares {@code analytic} with central differences of {@code loss} with respect to {@code input}. */
+    private static void check(String what, float[] input, float[] analytic, Supplier<Double> loss) {
+        double h = 1e-2;
+        double worst = 0;
+        for (int i = 0; i < input.length; i++) {
+            float keep = input[i];
+            input[i] = (float) (keep + h);
+            double up = loss.get();
+            input[i] = (float) (keep - h);
+            double down = loss.get();
+            input[i] = keep;
+            double numeric = (up - down) / (2 * h);
+            double err = Math.abs(numeric - analytic[i]) / Math.max(1e-2, Math.abs(numeric) + Math.abs(analytic[i]));
+            worst = Math.max(worst, err);
+        }
+        assertTrue(worst < 2e-2, what + ": relative gradient error " + worst);
+    }
+
+    @Test
+    void linear() {
+        int n = 3, k = 5, m = 4;
+        float[] x = random(n * k, 1), w = random(m * k, 1), b = random(m, 1), r = random(n * m, 1);
+        float[] y = new float[n * m];
+        Supplier<Double> loss = () -> {
+            Ops.linear(x, n, k, w, m, b, y);
+            return dot(y, r);
+        };
+        float[] dx = new float[x.length], dw = new float[w.length], db = new float[b.length];
+        Ops.linearBackward(x, n, k, w, m, r, dx, dw, db);
+        check("linear dx", x, dx, loss);
+        check("linear dW", w, dw, loss);
+        check("linear db", b, db, loss);
+    }
+
+    @Test
+    void norms() {
+        int n = 3, d = 7;
+        float[] x = random(n * d, 1), w = random(d, 1), b = random(d, 1), r = random(n * d, 1);
+        float[] y = new float[n * d];
+        Supplier<Double> rms = () -> {
+            Ops.rmsNorm(x, n, d, w, 1e-5f, y);
+            return dot(y, r);
+        };
+        float[] dx = new float[x.length], dw = new float[d];
+        Ops.rmsNormBackward(x, n, d, w, 1e-5f, r, dx, dw);
+        check("rmsnorm dx", x, dx, rms);
+        check("rmsnorm dw", w, dw, rms);
+        Supplier<Double> ln = () -> {
+            Ops.layerNorm(x, n, d, w, b, 1e-5f, y);
+            return dot(y, r);
+        };
+        float[] lx = new float[x.length], lw = new float[d], lb = new float[d];
+        Ops.layerNormBackward(x, n, d, w, 1e-5f, r, lx, lw, lb);
+        check("layernorm dx", x, lx, ln);
+        check("layernorm dw", w, lw, ln);
+        check("layernorm db", b, lb, ln);
+    }
+
+    @Test
+    void activations() {
+        int n = 11;
+        float[] x = random(n, 1.5), u = random(n, 1), r = random(n, 1), y = new float[n];
+        Supplier<Double> gelu = () -> {
+            Ops.gelu(x, y, n);
+            return dot(y, r);
+        };
+        float[] dx = new float[n];
+        Ops.geluBackward(x, r, dx, n);
+        check("gelu", x, dx, gelu);
+        Supplier<Double> swiglu = () -> {
+            Ops.siluGate(x, u, y, n);
+            return dot(y, r);
+        };
+        float[] dg = new float[n], du = new float[n];
+        Ops.siluGateBackward(x, u, r, dg, du, n);
+        check("swiglu gate", x, dg, swiglu);
+        check("swiglu up", u, du, swiglu);
+    }
+
+    @Test
+    void rotaryWithSharedImagePositions() {
+        // Positions as in an image prompt: bos 0, boi 1, patches all 2, eoi 3, text 4.
+        int[] pos = {0, 1, 2, 2, 2, 3, 4};
+        int n = pos.length, heads = 2, d = 8;
+        float[] x = random(n * heads * d, 1), r = random(n * heads * d, 1), y = new float[x.length];
+        Supplier<Double> loss = () -> {
+            Ops.rotary(x, n, heads, d, pos, 10000, y, false);
+            return dot(y, r);
+        };
+        float[] dx = new float[x.length];
+        Ops.rotaryBackward(r, n, heads, d, pos, 10000, dx);
+        check("rotary", x, dx, loss);
+    }
+
+    @Test
+    void causalAttention() {
+        int n = 5, d = 4;
+        float[] q = random(n * d, 1), k = random(n * d, 1), v = random(n * d, 1), r = random(n * d, 1), o = new float[n * d];
+        Supplier<Double> loss = () -> {
+            Ops.attention(q, k, v, n, d, true, o);
+            return dot(o, r);
+        };
+        float[] p = Ops.attention(q, k, v, n, d, true, o);
+        float[] dq = new float[q.length], dk = new float[k.length], dv = new float[v.length];
+        Ops.attentionBackward(q, k, v, p, n, d, r, dq, dk, dv);
+        check("attention dq", q, dq, loss);
+        check("attention dk", k, dk, loss);
+        check("attention dv", v, dv, loss);
+    }
+
+    @Test
+    void embeddingAndCrossEntropy() {
+        int vocab = 6, d = 3;
+        int[] ids = {2, 5, 2};
+        float[] table = random(vocab * d, 1), r = random(ids.length * d, 1), y = new float[ids.length * d];
+        Supplier<Double> emb = () -> {
+            Ops.embedding(table, d, ids, y);
+            return dot(y, r);
+        };
+        float[] dt = new float[table.length];
+        Ops.embeddingBackward(d, ids, r, dt);
+        check("embedding", table, dt, emb);
+
+        int n = 4;
+        float[] logits = random(n * vocab, 2);
+        int[] targets = {1, 0, 5, 3};
+        boolean[] mask = {false, true, true, true};
+        float[] dl = new float[logits.length];
+        float[] scratch = new float[logits.length];
+        Supplier<Double> ce = () -> Ops.crossEntropy(logits, n, vocab, targets, mask, scratch);
+        Ops.crossEntropy(logits, n, vocab, targets, mask, dl);
+        check("cross-entropy", logits, dl, ce);
+        for (int j = 0; j < vocab; j++) {
+            assertEquals(0f, dl[j], "masked (prompt) positions get no gradient");
+        }
+    }
+
+    @Test
+    void adamwScheduleClippingFreezingAndResume() {
+        AdamW opt = new AdamW(1e-2f, 1e-3f, 0.9f, 0.999f, 1e-8f, 0.1f, 1f, 10, 100);
+        assertEquals(1e-3, opt.learningRate(1), 1e-9);
+        assertEquals(1e-2, opt.learningRate(10), 1e-9);
+        assertEquals(1e-3, opt.learningRate(100), 1e-9);
+        assertTrue(opt.learningRate(55) < 1e-2 && opt.learningRate(55) > 1e-3);
+
+        Param a = Param.of("a", new float[]{1f, -2f});
+        Param frozen = Param.of("f", new float[]{3f}).frozen(true);
+        a.grad()[0] = 30f;
+        a.grad()[1] = 40f;
+        frozen.grad()[0] = 1f;
+        double norm = opt.step(List.of(a, frozen));
+        assertEquals(50.0, norm, 1e-6);
+        assertEquals(3f, frozen.value()[0], "frozen parameters do not move");
+        assertTrue(a.value()[0] < 1f && a.value()[1] < -2f + 1e-3, "both moved against the gradient");
+
+        // Two optimizers, one restored from the other's state, take identical next steps.
+        AdamW copy = new AdamW(1e-2f, 1e-3f, 0.9f, 0.999f, 1e-8f, 0.1f, 1f, 10, 100);
+        copy.restore(opt.steps(), java.util.Map.of("a", opt.moments("a")));
+        Param a2 = Param.of("a", a.value().clone());
+        a.grad()[0] = 0.5f;
+        a.grad()[1] = -0.25f;
+        a2.grad()[0] = 0.5f;
+        a2.grad()[1] = -0.25f;
+        opt.step(List.of(a));
+        copy.step(List.of(a2));
+        assertArrayEquals(a.value(), a2.value());
+    }
+}
