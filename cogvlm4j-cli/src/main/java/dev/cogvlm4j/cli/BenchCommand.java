@@ -12,9 +12,9 @@ import picocli.CommandLine.Spec;
 
 /** Measures vision, prefill and decode speed on real shapes with random weights, against the machine's limits. */
 @Command(name = "bench", mixinStandardHelpOptions = true,
-        description = {"Benchmark a model of real shapes with random weights: a few layers of each stack are run and",
-                "the timings extrapolated to the full depth (and labelled so). Rates are reported against the FMA",
-                "peak and STREAM bandwidth this command measures itself."})
+        description = {"Benchmark vision, prefill and decode speed on real model shapes.",
+                "Random weights; a few layers of each stack are run and the timings extrapolated to the full depth",
+                "(and labelled so). Rates are reported against the FMA peak and STREAM bandwidth measured here."})
 final class BenchCommand implements Callable<Integer> {
     @Option(names = "--shape", defaultValue = "cogvlm-17b", paramLabel = "SHAPE",
             description = "cogvlm-17b, cogagent-18b, cogvlm2-19b, or a config.json path (default: ${DEFAULT-VALUE}).")

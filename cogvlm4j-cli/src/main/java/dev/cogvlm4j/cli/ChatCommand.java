@@ -21,8 +21,9 @@ import picocli.CommandLine.Spec;
 
 /** An interactive multi-turn conversation, with an image given at start or loaded with /image. */
 @Command(name = "chat", mixinStandardHelpOptions = true,
-        description = {"Chat about an image, turn by turn. Commands: /image FILE (switch image; history is kept as text),",
-                "/clear (forget history and image), /history, /exit. End of input also exits."})
+        description = {"Chat about an image, turn by turn.",
+                "Commands: /image FILE (switch image; history is kept as text), /clear (forget history and image),",
+                "/history, /exit. End of input also exits."})
 final class ChatCommand implements Callable<Integer> {
     @Mixin
     ModelOptions model;

@@ -20,8 +20,9 @@ import picocli.CommandLine.Spec;
 
 /** Asks a grounding question and returns the boxes as data and as a picture. */
 @Command(name = "ground", mixinStandardHelpOptions = true,
-        description = {"Ask a grounding question (e.g. 'Where is the dog?') and turn the [[x0,y0,x1,y1]] boxes in the",
-                "answer into pixel coordinates of the original image: drawn on a PNG (--out) and/or printed (--json)."})
+        description = {"Ask a grounding question and get its boxes as data and as a picture.",
+                "The [[x0,y0,x1,y1]] boxes of the answer (e.g. to 'Where is the dog?') become pixel coordinates of",
+                "the original image: drawn on a PNG (--out) and/or printed (--json)."})
 final class GroundCommand implements Callable<Integer> {
     @Mixin
     ModelOptions model;

@@ -17,8 +17,9 @@ import picocli.CommandLine.Option;
 
 /** Contract command: every intermediate a parity check needs, in float32, to a safetensors file. */
 @Command(name = "logits", mixinStandardHelpOptions = true,
-        description = {"Run one request and write input_ids, token_type_ids, position_ids, pixel_values, vision_out,",
-                "cross_vision_out (CogAgent) and logits [L,V] (float32) to a safetensors file."})
+        description = {"Write a request's ids, positions, pixels, vision features and logits to safetensors.",
+                "Tensors: input_ids, token_type_ids, position_ids, pixel_values, vision_out, cross_vision_out",
+                "(CogAgent) and logits [L,V], all computed in float32."})
 final class LogitsCommand implements Callable<Integer> {
     @Mixin
     ModelOptions model;

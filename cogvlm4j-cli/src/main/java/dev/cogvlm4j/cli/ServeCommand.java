@@ -14,8 +14,9 @@ import picocli.CommandLine.Spec;
 
 /** Serves the model over the OpenAI chat API, with a web chat page at /. */
 @Command(name = "serve", mixinStandardHelpOptions = true,
-        description = {"Serve the model: POST /v1/chat/completions (OpenAI format, streaming with \"stream\": true),",
-                "GET /v1/models, GET /health, and a web chat page at /."})
+        description = {"Serve the model over the OpenAI chat API, with a web chat page.",
+                "POST /v1/chat/completions (streaming with \"stream\": true), GET /v1/models, GET /health, and the",
+                "chat page at /."})
 final class ServeCommand implements Callable<Integer> {
     @Mixin
     ModelOptions model;
