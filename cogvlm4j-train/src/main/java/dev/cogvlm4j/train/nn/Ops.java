@@ -1,5 +1,8 @@
 package dev.cogvlm4j.train.nn;
 
+import dev.cogvlm4j.tensor.Kernels;
+import dev.cogvlm4j.tensor.Tensor;
+
 /**
  * Forward and backward passes of the operators the CogVLM architecture is built from, on row-major float
  * blocks. Each backward takes the forward's inputs (and, where cheaper, its outputs) and the gradient of the loss
@@ -8,47 +11,57 @@ package dev.cogvlm4j.train.nn;
  * {@code OpsTest}.
  */
 public final class Ops {
+    private static final Kernels KERNELS = Kernels.get();
+
     private Ops() {
     }
 
     // ---- linear: y[n,m] = x[n,k] · W[m,k]ᵀ + b ----
 
-    /** {@code y = x·Wᵀ + b} ({@code b} may be null). */
+    /** {@code y = x·Wᵀ + b} ({@code b} may be null), on the inference GEMM kernels. */
     public static void linear(float[] x, int n, int k, float[] w, int m, float[] b, float[] y) {
-        for (int i = 0; i < n; i++) {
-            for (int j = 0; j < m; j++) {
-                double s = b == null ? 0 : b[j];
-                for (int t = 0; t < k; t++) {
-                    s += (double) x[i * k + t] * w[j * k + t];
+        KERNELS.matmul(x, n, Tensor.ofFloats("w", w, m, k), b, y);
+    }
+
+    /**
+     * {@code dx += dy·W}, {@code dW += dyᵀ·x}, {@code db += Σ dy}; any gradient array may be null. The two products
+     * run on the same GEMM kernels as inference, after transposing operands so that each is an "x · Wᵀ" product.
+     */
+    public static void linearBackward(float[] x, int n, int k, float[] w, int m, float[] dy, float[] dx, float[] dw,
+                                      float[] db) {
+        if (dx != null) {
+            float[] t = new float[n * k];
+            KERNELS.matmul(dy, n, Tensor.ofFloats("wT", transpose(w, m, k), k, m), null, t);
+            addInto(dx, t);
+        }
+        if (dw != null) {
+            float[] t = new float[m * k];
+            KERNELS.matmul(transpose(dy, n, m), m, Tensor.ofFloats("xT", transpose(x, n, k), k, n), null, t);
+            addInto(dw, t);
+        }
+        if (db != null) {
+            for (int i = 0; i < n; i++) {
+                for (int j = 0; j < m; j++) {
+                    db[j] += dy[i * m + j];
                 }
-                y[i * m + j] = (float) s;
             }
         }
     }
 
-    /** {@code dx += dy·W}, {@code dW += dyᵀ·x}, {@code db += Σ dy}; any gradient array may be null. */
-    public static void linearBackward(float[] x, int n, int k, float[] w, int m, float[] dy, float[] dx, float[] dw,
-                                      float[] db) {
-        for (int i = 0; i < n; i++) {
-            for (int j = 0; j < m; j++) {
-                float g = dy[i * m + j];
-                if (g == 0f) {
-                    continue;
-                }
-                if (dx != null) {
-                    for (int t = 0; t < k; t++) {
-                        dx[i * k + t] += g * w[j * k + t];
-                    }
-                }
-                if (dw != null) {
-                    for (int t = 0; t < k; t++) {
-                        dw[j * k + t] += g * x[i * k + t];
-                    }
-                }
-                if (db != null) {
-                    db[j] += g;
-                }
+    /** {@code a[rows, cols]} transposed to {@code [cols, rows]}. */
+    static float[] transpose(float[] a, int rows, int cols) {
+        float[] t = new float[rows * cols];
+        for (int r = 0; r < rows; r++) {
+            for (int c = 0; c < cols; c++) {
+                t[c * rows + r] = a[r * cols + c];
             }
+        }
+        return t;
+    }
+
+    private static void addInto(float[] acc, float[] v) {
+        for (int i = 0; i < v.length; i++) {
+            acc[i] += v[i];
         }
     }
 

@@ -67,6 +67,35 @@ class OpsTest {
     }
 
     @Test
+    void linearOnTheGemmKernelsMatchesTheDefinition() {
+        // Sizes that take the packed GEMM path (>= 64 rows) as well as the short-prompt path.
+        for (int n : new int[]{3, 70}) {
+            int k = 40, m = 33;
+            float[] x = random(n * k, 1), w = random(m * k, 1), dy = random(n * m, 1);
+            float[] dx = new float[n * k], dw = new float[m * k];
+            Ops.linearBackward(x, n, k, w, m, dy, dx, dw, null);
+            for (int i = 0; i < n; i++) {
+                for (int t = 0; t < k; t++) {
+                    double s = 0;
+                    for (int j = 0; j < m; j++) {
+                        s += (double) dy[i * m + j] * w[j * k + t];
+                    }
+                    assertEquals(s, dx[i * k + t], 1e-4 * (1 + Math.abs(s)));
+                }
+            }
+            for (int j = 0; j < m; j++) {
+                for (int t = 0; t < k; t++) {
+                    double s = 0;
+                    for (int i = 0; i < n; i++) {
+                        s += (double) dy[i * m + j] * x[i * k + t];
+                    }
+                    assertEquals(s, dw[j * k + t], 1e-4 * (1 + Math.abs(s)));
+                }
+            }
+        }
+    }
+
+    @Test
     void norms() {
         int n = 3, d = 7;
         float[] x = random(n * d, 1), w = random(d, 1), b = random(d, 1), r = random(n * d, 1);
