@@ -299,6 +299,66 @@ public final class Ops {
         }
     }
 
+    // ---- patch convolution: a stride-p convolution is a linear map of unfolded patches ----
+
+    /** Unfolds {@code [C, S, S]} pixels into {@code [G², C·p·p]} patch rows (raster order, (c, ky, kx) within). */
+    public static float[] unfold(float[] pixels, int channels, int size, int patch) {
+        int g = size / patch;
+        int row = channels * patch * patch;
+        float[] out = new float[g * g * row];
+        for (int gy = 0; gy < g; gy++) {
+            for (int gx = 0; gx < g; gx++) {
+                for (int c = 0; c < channels; c++) {
+                    for (int ky = 0; ky < patch; ky++) {
+                        for (int kx = 0; kx < patch; kx++) {
+                            out[(gy * g + gx) * row + (c * patch + ky) * patch + kx] =
+                                    pixels[c * size * size + (gy * patch + ky) * size + gx * patch + kx];
+                        }
+                    }
+                }
+            }
+        }
+        return out;
+    }
+
+    /** Backward of {@link #unfold}: adds patch-row gradients back onto the pixels they came from. */
+    public static void unfoldBackward(float[] dpatches, int channels, int size, int patch, float[] dpixels) {
+        int g = size / patch;
+        int row = channels * patch * patch;
+        for (int gy = 0; gy < g; gy++) {
+            for (int gx = 0; gx < g; gx++) {
+                for (int c = 0; c < channels; c++) {
+                    for (int ky = 0; ky < patch; ky++) {
+                        for (int kx = 0; kx < patch; kx++) {
+                            dpixels[c * size * size + (gy * patch + ky) * size + gx * patch + kx] +=
+                                    dpatches[(gy * g + gx) * row + (c * patch + ky) * patch + kx];
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    // ---- visual-expert routing: rows gathered per expert and scattered back ----
+
+    /** Copies the listed rows of {@code x [*, d]} into a block. */
+    public static float[] gatherRows(float[] x, int d, int[] rows) {
+        float[] out = new float[rows.length * d];
+        for (int i = 0; i < rows.length; i++) {
+            System.arraycopy(x, rows[i] * d, out, i * d, d);
+        }
+        return out;
+    }
+
+    /** Backward of {@link #gatherRows} (and the forward of the scatter): adds block rows onto the listed rows. */
+    public static void scatterAddRows(float[] block, int d, int[] rows, float[] dst) {
+        for (int i = 0; i < rows.length; i++) {
+            for (int t = 0; t < d; t++) {
+                dst[rows[i] * d + t] += block[i * d + t];
+            }
+        }
+    }
+
     // ---- embedding and loss ----
 
     /** Gathers rows of {@code table [V, d]}. */

@@ -199,6 +199,91 @@ class OpsTest {
     }
 
     @Test
+    void patchConvolution() {
+        // Conv2d(3, 4, kernel 2, stride 2) on a 4×4 image = linear map of unfolded patches.
+        int size = 4, patch = 2, out = 4, row = 3 * patch * patch, g = size / patch;
+        float[] px = random(3 * size * size, 1), w = random(out * row, 1), b = random(out, 1), r = random(g * g * out, 1);
+        float[] y = new float[g * g * out];
+        Supplier<Double> loss = () -> {
+            Ops.linear(Ops.unfold(px, 3, size, patch), g * g, row, w, out, b, y);
+            return dot(y, r);
+        };
+        float[] dpatches = new float[g * g * row], dpx = new float[px.length], dw = new float[w.length];
+        Ops.linearBackward(Ops.unfold(px, 3, size, patch), g * g, row, w, out, r, dpatches, dw, null);
+        Ops.unfoldBackward(dpatches, 3, size, patch, dpx);
+        check("patch conv pixels", px, dpx, loss);
+        check("patch conv kernel", w, dw, loss);
+    }
+
+    @Test
+    void gluAdapterAndExpertRoutingCompose() {
+        // The GLU adapter: linear → LayerNorm → GELU → silu(gate)·up → linear, applied to the vision rows only
+        // (gathered, transformed, scattered back), as a visual expert routes its tokens.
+        int n = 5, vw = 6, h = 4, inter = 7;
+        int[] rows = {1, 2, 3};
+        float[] x = random(n * vw, 1), proj = random(h * vw, 0.5), lnW = random(h, 1), lnB = random(h, 1);
+        float[] gate = random(inter * h, 0.5), up = random(inter * h, 0.5), down = random(h * inter, 0.5);
+        float[] r = random(n * h, 1);
+        int m = rows.length;
+        float[][] keep = new float[6][];
+        Supplier<Double> loss = () -> {
+            float[] xs = Ops.gatherRows(x, vw, rows);
+            float[] a = new float[m * h];
+            Ops.linear(xs, m, vw, proj, h, null, a);
+            float[] ln = new float[m * h];
+            Ops.layerNorm(a, m, h, lnW, lnB, 1e-5f, ln);
+            float[] ge = new float[m * h];
+            Ops.gelu(ln, ge, m * h);
+            float[] gg = new float[m * inter];
+            float[] uu = new float[m * inter];
+            Ops.linear(ge, m, h, gate, inter, null, gg);
+            Ops.linear(ge, m, h, up, inter, null, uu);
+            float[] sg = new float[m * inter];
+            Ops.siluGate(gg, uu, sg, m * inter);
+            float[] o = new float[m * h];
+            Ops.linear(sg, m, inter, down, h, null, o);
+            float[] full = new float[n * h];
+            Ops.scatterAddRows(o, h, rows, full);
+            keep[0] = xs;
+            keep[1] = a;
+            keep[2] = ln;
+            keep[3] = ge;
+            keep[4] = gg;
+            keep[5] = uu;
+            return dot(full, r);
+        };
+        loss.get();
+        float[] xs = keep[0], a = keep[1], ln = keep[2], ge = keep[3], gg = keep[4], uu = keep[5];
+        float[] sg = new float[m * inter];
+        Ops.siluGate(gg, uu, sg, m * inter);
+        float[] dOut = Ops.gatherRows(r, h, rows);
+        float[] dsg = new float[m * inter], ddown = new float[down.length];
+        Ops.linearBackward(sg, m, inter, down, h, dOut, dsg, ddown, null);
+        float[] dgg = new float[m * inter], duu = new float[m * inter];
+        Ops.siluGateBackward(gg, uu, dsg, dgg, duu, m * inter);
+        float[] dge = new float[m * h], dgate = new float[gate.length], dup = new float[up.length];
+        Ops.linearBackward(ge, m, h, gate, inter, dgg, dge, dgate, null);
+        Ops.linearBackward(ge, m, h, up, inter, duu, dge, dup, null);
+        float[] dln = new float[m * h];
+        Ops.geluBackward(ln, dge, dln, m * h);
+        float[] da = new float[m * h], dlnW = new float[h], dlnB = new float[h];
+        Ops.layerNormBackward(a, m, h, lnW, 1e-5f, dln, da, dlnW, dlnB);
+        float[] dxs = new float[m * vw], dproj = new float[proj.length];
+        Ops.linearBackward(xs, m, vw, proj, h, da, dxs, dproj, null);
+        float[] dx = new float[x.length];
+        Ops.scatterAddRows(dxs, vw, rows, dx);
+        check("adapter input (routed rows only)", x, dx, loss);
+        check("adapter linear_proj", proj, dproj, loss);
+        check("adapter norm1", lnW, dlnW, loss);
+        check("adapter gate_proj", gate, dgate, loss);
+        check("adapter dense_h_to_4h", up, dup, loss);
+        check("adapter dense_4h_to_h", down, ddown, loss);
+        for (int t = 0; t < vw; t++) {
+            assertEquals(0f, dx[t], "a language row gets nothing from the visual expert");
+        }
+    }
+
+    @Test
     void adamwScheduleClippingFreezingAndResume() {
         AdamW opt = new AdamW(1e-2f, 1e-3f, 0.9f, 0.999f, 1e-8f, 0.1f, 1f, 10, 100);
         assertEquals(1e-3, opt.learningRate(1), 1e-9);
