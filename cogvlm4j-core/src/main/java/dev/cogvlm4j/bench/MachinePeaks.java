@@ -3,7 +3,6 @@ package dev.cogvlm4j.bench;
 import dev.cogvlm4j.tensor.Parallel;
 import java.util.Arrays;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -108,10 +107,5 @@ public final class MachinePeaks {
         double[] s = v.clone();
         Arrays.sort(s);
         return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-    }
-
-    /** A horizontal sum, so the JIT cannot discard a result. */
-    static float consume(FloatVector v) {
-        return v.reduceLanes(VectorOperators.ADD);
     }
 }

@@ -59,14 +59,12 @@ public final class GgufFile implements AutoCloseable {
     }
 
     private final Path path;
-    private final Arena arena;
     private final MemorySegment file;
     private final Map<String, Object> metadata;
     private final Map<String, Entry> entries;
 
-    private GgufFile(Path path, Arena arena, MemorySegment file, Map<String, Object> metadata, Map<String, Entry> entries) {
+    private GgufFile(Path path, MemorySegment file, Map<String, Object> metadata, Map<String, Entry> entries) {
         this.path = path;
-        this.arena = arena;
         this.file = file;
         this.metadata = metadata;
         this.entries = entries;
@@ -177,7 +175,7 @@ public final class GgufFile implements AutoCloseable {
                             + sorted.get(i - 1).name() + "'");
                 }
             }
-            return new GgufFile(path, arena, seg, Collections.unmodifiableMap(meta), Collections.unmodifiableMap(entries));
+            return new GgufFile(path, seg, Collections.unmodifiableMap(meta), Collections.unmodifiableMap(entries));
         } catch (IOException e) {
             throw new ModelFormatException(fname + ": cannot read: " + e.getMessage());
         } catch (ArithmeticException e) {

@@ -46,16 +46,14 @@ public final class SafeTensorsFile implements AutoCloseable {
     }
 
     private final Path path;
-    private final Arena arena;
     private final MemorySegment file;
     private final long dataStart;
     private final Map<String, Entry> entries;
     private final Map<String, String> metadata;
 
-    private SafeTensorsFile(Path path, Arena arena, MemorySegment file, long dataStart, Map<String, Entry> entries,
+    private SafeTensorsFile(Path path, MemorySegment file, long dataStart, Map<String, Entry> entries,
                             Map<String, String> metadata) {
         this.path = path;
-        this.arena = arena;
         this.file = file;
         this.dataStart = dataStart;
         this.entries = entries;
@@ -85,7 +83,7 @@ public final class SafeTensorsFile implements AutoCloseable {
             }
             byte[] header = seg.asSlice(8, headerLen).toArray(ValueLayout.JAVA_BYTE);
             long dataStart = 8 + headerLen;
-            SafeTensorsFile f = parse(fname, path, arena, seg, header, dataStart, size - dataStart);
+            SafeTensorsFile f = parse(fname, path, seg, header, dataStart, size - dataStart);
             return f;
         } catch (IOException e) {
             throw new ModelFormatException(fname + ": cannot read: " + e.getMessage(), e);
@@ -94,7 +92,7 @@ public final class SafeTensorsFile implements AutoCloseable {
         }
     }
 
-    private static SafeTensorsFile parse(String fname, Path path, Arena arena, MemorySegment seg, byte[] header,
+    private static SafeTensorsFile parse(String fname, Path path, MemorySegment seg, byte[] header,
                                          long dataStart, long dataSize) {
         JsonNode root;
         try {
@@ -131,7 +129,7 @@ public final class SafeTensorsFile implements AutoCloseable {
                         + b.end() + ") overlaps tensor '" + a.name() + "' (bytes " + a.start() + ".." + a.end() + ")");
             }
         }
-        return new SafeTensorsFile(path, arena, seg, dataStart, Collections.unmodifiableMap(entries),
+        return new SafeTensorsFile(path, seg, dataStart, Collections.unmodifiableMap(entries),
                 Collections.unmodifiableMap(metadata));
     }
 

@@ -32,11 +32,6 @@ public final class KvCache {
         return length;
     }
 
-    /** Bytes held by the self-attention cache. */
-    public long bytes() {
-        return 2L * layers * capacity * kvDim * Float.BYTES;
-    }
-
     void ensure(int newLength) {
         if (newLength > maxLength) {
             throw new IllegalStateException("context of " + maxLength + " tokens exceeded (" + newLength + " needed)");

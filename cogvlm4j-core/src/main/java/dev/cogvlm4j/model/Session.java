@@ -24,11 +24,6 @@ public final class Session {
         return lastPosition + 1 < model.config().maxPositions();
     }
 
-    /** The KV cache (for memory reporting). */
-    public KvCache cache() {
-        return cache;
-    }
-
     /**
      * Runs a prompt through the decoder. Returns logits {@code [L, V]} for every position when {@code allLogits},
      * else {@code [V]} for the last one.

@@ -38,7 +38,9 @@ final class BlockedAttention {
                 for (int i = 0; i < rows; i++) {
                     System.arraycopy(q, qOff + (i0 + i) * qStride + h * d, qb, i * d, d);
                 }
-                Tensor kView = keys0 == m ? keys : Tensor.ofFloats("keys", java.util.Arrays.copyOf(kh, keys0 * d), keys0, d);
+                // Causal blocks read a prefix of the keys: a view, not a copy.
+                Tensor kView = keys0 == m ? keys : Tensor.of("keys", DType.F32, new long[]{keys0, d},
+                        java.lang.foreign.MemorySegment.ofArray(kh).asSlice(0, 4L * keys0 * d));
                 float[] sBlock = new float[rows * keys0];
                 Gemm.matmul(qb, rows, kView, null, sBlock);
                 float[] p = new float[rows * m];

@@ -1,13 +1,10 @@
 package dev.cogvlm4j.tensor;
 
-import java.util.stream.IntStream;
 
 /** Pure-Java kernels: Vector API dot products, rows spread over the common fork-join pool. */
 final class JavaKernels implements Kernels {
     static final JavaKernels INSTANCE = new JavaKernels();
 
-    /** Work below this many multiply-adds runs on the calling thread. */
-    private static final long PARALLEL_THRESHOLD = 1 << 16;
     /** Below this many activation rows the matrix-vector path (dot products in the stored type) wins. */
     static final int DOT_MIN_ROWS = 4;
     /** Below this many rows, widening each weight row once beats packing transposed panels. */
@@ -140,13 +137,9 @@ final class JavaKernels implements Kernels {
             return;
         }
         int group = heads / kvHeads;
-        IntStream range = IntStream.range(0, n * heads);
-        if ((long) n * m * heads * d >= PARALLEL_THRESHOLD) {
-            range = range.parallel();
-        }
         // One query row and head at a time: its scores over all keys fit in a small scratch row, so memory stays
         // O(m) per thread.
-        range.forEach(t -> {
+        Parallel.range(n * heads, t -> {
             int i = t / heads;
             int h = t % heads;
             int g = h / group;
