@@ -246,6 +246,8 @@ class CliTest {
         assertTrue(o.get("fma_peak_gflops").asDouble() > 0 && o.get("bandwidth_gbps").asDouble() > 0);
         assertTrue(o.get("extrapolated").asBoolean(), "2 real layers, 1 run");
         assertCleanError(run("bench", "--shape", "gpt-5"), "unknown shape");
+        assertCleanError(run("bench", "--layers", "0"), "--layers must be");
+        assertCleanError(run("bench", "--quant", "q2_k"), "unknown type");
     }
 
     @Test
