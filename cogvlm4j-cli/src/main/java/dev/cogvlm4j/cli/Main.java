@@ -13,6 +13,7 @@ import picocli.CommandLine.Command;
         description = "Run CogVLM, CogAgent and CogVLM2 vision-language models in pure Java.",
         subcommands = {RunCommand.class, ChatCommand.class, InfoCommand.class, LogitsCommand.class,
                 GenerateCommand.class, TokenizeCommand.class, QuantizeCommand.class, BenchCommand.class, GroundCommand.class, ServeCommand.class,
+                TrainCommand.class, EvaluateCommand.class, WorldCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     /** Exit code for bad input (files, requests, arguments' values). */

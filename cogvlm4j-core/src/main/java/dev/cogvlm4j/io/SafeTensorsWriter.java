@@ -13,12 +13,32 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 
-/** Writes F32 and I64 tensors to a {@code .safetensors} file (for the {@code logits} contract command). */
+/**
+ * Writes F32, BF16 and I64 tensors (and optional string metadata) to a {@code .safetensors} file: the
+ * {@code logits} contract command's output, trained checkpoints and training state.
+ */
 public final class SafeTensorsWriter {
     private record Item(String name, String dtype, long[] shape, byte[] data) {
     }
 
     private final List<Item> items = new ArrayList<>();
+    private final java.util.Map<String, String> metadata = new java.util.TreeMap<>();
+
+    /** Adds a {@code __metadata__} entry. */
+    public SafeTensorsWriter metadata(String key, String value) {
+        metadata.put(key, value);
+        return this;
+    }
+
+    /** Adds a bfloat16 tensor, rounding to nearest even as torch does. */
+    public SafeTensorsWriter bf16(String name, float[] values, long... shape) {
+        ByteBuffer b = ByteBuffer.allocate(values.length * 2).order(ByteOrder.LITTLE_ENDIAN);
+        for (float v : values) {
+            b.putShort(Quantizer.toBf16(v));
+        }
+        items.add(new Item(name, "BF16", shape, b.array()));
+        return this;
+    }
 
     /** Adds a float32 tensor. */
     public SafeTensorsWriter f32(String name, float[] values, long... shape) {
@@ -49,6 +69,10 @@ public final class SafeTensorsWriter {
     public void write(Path out) throws IOException {
         ObjectMapper json = new ObjectMapper();
         ObjectNode header = json.createObjectNode();
+        if (!metadata.isEmpty()) {
+            ObjectNode m = header.putObject("__metadata__");
+            metadata.forEach(m::put);
+        }
         long offset = 0;
         for (Item it : items) {
             ObjectNode t = header.putObject(it.name());

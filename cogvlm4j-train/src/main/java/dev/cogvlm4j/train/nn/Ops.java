@@ -231,72 +231,80 @@ public final class Ops {
         }
     }
 
-    // ---- attention for one head: o = softmax(q·kᵀ·scale + causal mask)·v ----
+    // ---- attention for one head: o = softmax(q·kᵀ·scale + mask)·v ----
 
-    /** Forward; returns the attention probabilities {@code [n, n]} for the backward pass. */
+    /** Square attention over {@code n} positions, causal or not; returns the probabilities {@code [n, n]}. */
     public static float[] attention(float[] q, float[] k, float[] v, int n, int d, boolean causal, float[] o) {
+        return attention(q, k, v, n, n, d, causal ? 0 : n, o);
+    }
+
+    /** Backward of {@link #attention(float[], float[], float[], int, int, boolean, float[])}. */
+    public static void attentionBackward(float[] q, float[] k, float[] v, float[] p, int n, int d, float[] dout,
+                                         float[] dq, float[] dk, float[] dv) {
+        attentionBackward(q, k, v, p, n, n, d, dout, dq, dk, dv);
+    }
+
+    /**
+     * Attention of {@code nq} queries over {@code nk} keys where query {@code i} sees keys {@code j <= offset + i}:
+     * offset 0 is the causal square, offset {@code nk} no mask, and offset {@code P} a continuation after a shared
+     * prefix of {@code P} keys (the keys being {@code [prefix; own]}). Returns the probabilities {@code [nq, nk]}.
+     * The two products run on the GEMM kernels; the masked softmax is a plain loop.
+     */
+    public static float[] attention(float[] q, float[] k, float[] v, int nq, int nk, int d, int offset, float[] o) {
+        float[] p = new float[nq * nk];
+        KERNELS.matmul(q, nq, Tensor.ofFloats("k", k, nk, d), null, p);
         double scale = 1 / Math.sqrt(d);
-        float[] p = new float[n * n];
-        for (int i = 0; i < n; i++) {
-            int limit = causal ? i + 1 : n;
+        for (int i = 0; i < nq; i++) {
+            int limit = Math.min(nk, offset + i + 1);
+            int row = i * nk;
             double max = Double.NEGATIVE_INFINITY;
-            double[] s = new double[limit];
             for (int j = 0; j < limit; j++) {
-                double dot = 0;
-                for (int t = 0; t < d; t++) {
-                    dot += (double) q[i * d + t] * k[j * d + t];
-                }
-                s[j] = dot * scale;
-                max = Math.max(max, s[j]);
+                max = Math.max(max, p[row + j] * scale);
             }
             double sum = 0;
             for (int j = 0; j < limit; j++) {
-                s[j] = Math.exp(s[j] - max);
-                sum += s[j];
+                double e = Math.exp(p[row + j] * scale - max);
+                p[row + j] = (float) e;
+                sum += e;
             }
-            for (int t = 0; t < d; t++) {
-                o[i * d + t] = 0f;
-            }
+            float inv = (float) (1 / sum);
             for (int j = 0; j < limit; j++) {
-                p[i * n + j] = (float) (s[j] / sum);
-                for (int t = 0; t < d; t++) {
-                    o[i * d + t] += p[i * n + j] * v[j * d + t];
-                }
+                p[row + j] *= inv;
             }
+            java.util.Arrays.fill(p, row + limit, row + nk, 0f);
         }
+        KERNELS.matmul(p, nq, Tensor.ofFloats("vT", transpose(v, nk, d), d, nk), null, o);
         return p;
     }
 
-    /** Backward of {@link #attention} given its probabilities {@code p}. */
-    public static void attentionBackward(float[] q, float[] k, float[] v, float[] p, int n, int d, float[] dout,
-                                         float[] dq, float[] dk, float[] dv) {
-        double scale = 1 / Math.sqrt(d);
-        for (int i = 0; i < n; i++) {
-            double[] dp = new double[n];
-            double rowDot = 0;
-            for (int j = 0; j < n; j++) {
-                if (p[i * n + j] == 0f) {
-                    continue;
-                }
-                double s = 0;
-                for (int t = 0; t < d; t++) {
-                    s += (double) dout[i * d + t] * v[j * d + t];
-                    dv[j * d + t] += p[i * n + j] * dout[i * d + t];
-                }
-                dp[j] = s;
-                rowDot += s * p[i * n + j];
+    /** Backward of the offset form of {@code attention}, given its probabilities {@code p}; all products on GEMM. */
+    public static void attentionBackward(float[] q, float[] k, float[] v, float[] p, int nq, int nk, int d,
+                                         float[] dout, float[] dq, float[] dk, float[] dv) {
+        // dv += pᵀ·dout
+        float[] t = new float[nk * d];
+        KERNELS.matmul(transpose(p, nq, nk), nk, Tensor.ofFloats("doutT", transpose(dout, nq, d), d, nq), null, t);
+        addInto(dv, t);
+        // dp = dout·vᵀ, then the softmax backward: ds = p ⊙ (dp − Σ p·dp) · scale
+        float[] ds = new float[nq * nk];
+        KERNELS.matmul(dout, nq, Tensor.ofFloats("v", v, nk, d), null, ds);
+        float scale = (float) (1 / Math.sqrt(d));
+        for (int i = 0; i < nq; i++) {
+            int row = i * nk;
+            double dot = 0;
+            for (int j = 0; j < nk; j++) {
+                dot += (double) p[row + j] * ds[row + j];
             }
-            for (int j = 0; j < n; j++) {
-                if (p[i * n + j] == 0f) {
-                    continue;
-                }
-                double ds = p[i * n + j] * (dp[j] - rowDot) * scale;
-                for (int t = 0; t < d; t++) {
-                    dq[i * d + t] += (float) (ds * k[j * d + t]);
-                    dk[j * d + t] += (float) (ds * q[i * d + t]);
-                }
+            for (int j = 0; j < nk; j++) {
+                ds[row + j] = (float) (p[row + j] * (ds[row + j] - dot)) * scale;
             }
         }
+        // dq += ds·k, dk += dsᵀ·q
+        float[] tq = new float[nq * d];
+        KERNELS.matmul(ds, nq, Tensor.ofFloats("kT", transpose(k, nk, d), d, nk), null, tq);
+        addInto(dq, tq);
+        float[] tk = new float[nk * d];
+        KERNELS.matmul(transpose(ds, nq, nk), nk, Tensor.ofFloats("qT", transpose(q, nq, d), d, nq), null, tk);
+        addInto(dk, tk);
     }
 
     // ---- patch convolution: a stride-p convolution is a linear map of unfolded patches ----

@@ -54,8 +54,19 @@ public final class ShapesWorld {
 
     /** A scene drawn from {@code random}: 1-4 shapes that fit the canvas and keep their distance. */
     public static Scene scene(SplittableRandom random) {
+        return scene(random, 4);
+    }
+
+    /**
+     * A scene of 1 to {@code maxShapes} shapes (a training curriculum may start with fewer; the world itself has
+     * up to four).
+     */
+    public static Scene scene(SplittableRandom random, int maxShapes) {
+        if (maxShapes < 1 || maxShapes > 4) {
+            throw new IllegalArgumentException("a scene has 1 to 4 shapes, not up to " + maxShapes);
+        }
         int[] bg = BACKGROUNDS[random.nextInt(BACKGROUNDS.length)];
-        int count = 1 + random.nextInt(4);
+        int count = 1 + random.nextInt(maxShapes);
         List<Shape> shapes = new ArrayList<>();
         int attempts = 0;
         while (shapes.size() < count && attempts < 1000) {

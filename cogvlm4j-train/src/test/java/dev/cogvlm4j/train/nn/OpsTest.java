@@ -172,6 +172,24 @@ class OpsTest {
     }
 
     @Test
+    void attentionAfterSharedPrefix() {
+        // Three queries continuing after a prefix of four keys: keys are [prefix; own], query i sees 4 + i + 1.
+        int nq = 3, prefix = 4, nk = prefix + nq, d = 4;
+        float[] q = random(nq * d, 1), k = random(nk * d, 1), v = random(nk * d, 1), r = random(nq * d, 1), o = new float[nq * d];
+        Supplier<Double> loss = () -> {
+            Ops.attention(q, k, v, nq, nk, d, prefix, o);
+            return dot(o, r);
+        };
+        float[] p = Ops.attention(q, k, v, nq, nk, d, prefix, o);
+        assertEquals(0f, p[nk - 1], "the first query must not see the last key");
+        float[] dq = new float[q.length], dk = new float[k.length], dv = new float[v.length];
+        Ops.attentionBackward(q, k, v, p, nq, nk, d, r, dq, dk, dv);
+        check("prefix attention dq", q, dq, loss);
+        check("prefix attention dk", k, dk, loss);
+        check("prefix attention dv", v, dv, loss);
+    }
+
+    @Test
     void embeddingAndCrossEntropy() {
         int vocab = 6, d = 3;
         int[] ids = {2, 5, 2};

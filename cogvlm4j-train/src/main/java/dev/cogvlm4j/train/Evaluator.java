@@ -1,0 +1,157 @@
+package dev.cogvlm4j.train;
+
+import dev.cogvlm4j.Answer;
+import dev.cogvlm4j.CogVlm;
+import dev.cogvlm4j.Question;
+import dev.cogvlm4j.model.GenerationOptions;
+import dev.cogvlm4j.train.world.ShapesWorld;
+import dev.cogvlm4j.vision.RgbImage;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.function.IntConsumer;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * Scores a model on fresh scenes of the shapes world through the inference engine (greedy decoding, the chat
+ * template), exactly as a user would run it: every question each scene defines, answers compared verbatim, and
+ * {@code Where is} answers scored by the intersection-over-union of the first box with the true box.
+ */
+public final class Evaluator {
+    private static final Pattern BOX = Pattern.compile("\\[\\[(\\d{1,3}),(\\d{1,3}),(\\d{1,3}),(\\d{1,3})]]");
+
+    /**
+     * Per question type: how many were asked and how many answered right.
+     *
+     * @param images  scenes evaluated
+     * @param seed    the scenes' seed
+     * @param asked   questions per type
+     * @param correct right answers per type (grounding: IoU at least 0.5)
+     * @param failures a few wrong answers, for reading
+     */
+    public record Report(int images, long seed, Map<String, Integer> asked, Map<String, Integer> correct,
+                         List<String> failures) {
+        /** Accuracy of one type (NaN when none was asked). */
+        public double accuracy(String type) {
+            int n = asked.getOrDefault(type, 0);
+            return n == 0 ? Double.NaN : (double) correct.getOrDefault(type, 0) / n;
+        }
+
+        /** Accuracy over count, colour and shape questions together. */
+        public double attributes() {
+            int n = 0;
+            int c = 0;
+            for (String t : List.of("count", "colour", "shape")) {
+                n += asked.getOrDefault(t, 0);
+                c += correct.getOrDefault(t, 0);
+            }
+            return n == 0 ? Double.NaN : (double) c / n;
+        }
+    }
+
+    private Evaluator() {
+    }
+
+    /** Asks every question of {@code images} scenes drawn from {@code seed}; {@code progress} gets the image index. */
+    public static Report evaluate(CogVlm model, long seed, int images, IntConsumer progress) {
+        SplittableRandom r = new SplittableRandom(seed);
+        Map<String, Integer> asked = new LinkedHashMap<>();
+        Map<String, Integer> correct = new LinkedHashMap<>();
+        List<String> failures = new java.util.ArrayList<>();
+        GenerationOptions greedy = GenerationOptions.greedy(128, false);
+        for (int i = 0; i < images; i++) {
+            ShapesWorld.Scene scene = ShapesWorld.scene(r);
+            RgbImage image = ShapesWorld.render(scene);
+            for (ShapesWorld.QA qa : ShapesWorld.questions(scene)) {
+                Answer a = model.ask(Question.of(qa.question(), image), greedy, null);
+                String got = a.text().strip();
+                boolean ok = qa.type().equals("grounding") ? iou(got, qa.answer()) >= 0.5 : got.equals(qa.answer());
+                asked.merge(qa.type(), 1, Integer::sum);
+                correct.merge(qa.type(), ok ? 1 : 0, Integer::sum);
+                if (!ok && failures.size() < 20) {
+                    failures.add(String.format(Locale.ROOT, "image %d: %s -> \"%s\" (expected \"%s\")", i, qa.question(), got,
+                            qa.answer()));
+                }
+            }
+            if (progress != null) {
+                progress.accept(i + 1);
+            }
+        }
+        return new Report(images, seed, asked, correct, failures);
+    }
+
+    /** Intersection over union of the first box in {@code got} with the box in {@code expected}; 0 without a box. */
+    public static double iou(String got, String expected) {
+        int[] a = box(got);
+        int[] b = box(expected);
+        if (a == null || b == null) {
+            return 0;
+        }
+        double ix = Math.max(0, Math.min(a[2], b[2]) - Math.max(a[0], b[0]));
+        double iy = Math.max(0, Math.min(a[3], b[3]) - Math.max(a[1], b[1]));
+        double inter = ix * iy;
+        double union = area(a) + area(b) - inter;
+        return union <= 0 ? 0 : inter / union;
+    }
+
+    private static double area(int[] b) {
+        return Math.max(0, b[2] - b[0]) * (double) Math.max(0, b[3] - b[1]);
+    }
+
+    private static int[] box(String s) {
+        Matcher m = BOX.matcher(s);
+        if (!m.find()) {
+            return null;
+        }
+        return new int[]{Integer.parseInt(m.group(1)), Integer.parseInt(m.group(2)), Integer.parseInt(m.group(3)),
+                Integer.parseInt(m.group(4))};
+    }
+
+    /** The report as a Markdown table row: caption, with boxes, count, colour, shape, attributes, grounding. */
+    public static String markdownRow(String label, Report r) {
+        return String.format(Locale.ROOT, "| %s | %.1f%% | %.1f%% | %.1f%% | %.1f%% | %.1f%% | %.1f%% | %.1f%% |", label,
+                100 * r.accuracy("caption"), 100 * r.accuracy("caption_boxes"), 100 * r.accuracy("count"),
+                100 * r.accuracy("colour"), 100 * r.accuracy("shape"), 100 * r.attributes(), 100 * r.accuracy("grounding"));
+    }
+
+    /** The header matching {@link #markdownRow}. */
+    public static String markdownHeader() {
+        return "| model | caption exact | caption with boxes exact | count | colour | shape | count+colour+shape | grounding IoU>=0.5 |\n"
+                + "|---|---|---|---|---|---|---|---|";
+    }
+
+    /**
+     * Compares two models on text-only prompts of the world: returns how many of {@code prompts} prompts give
+     * bit-identical logits at every position. With the language model frozen during vision training, all must.
+     * Both models first run the prompts a few times: the Vector API may sum a reduction in another order once the
+     * JIT has compiled a kernel, so logits are compared between warmed-up kernels, as a serving process runs them.
+     */
+    public static int identicalTextLogits(CogVlm a, CogVlm b, long seed, int prompts) {
+        SplittableRandom r = new SplittableRandom(seed);
+        List<Question> qs = new java.util.ArrayList<>();
+        for (int i = 0; i < prompts; i++) {
+            List<ShapesWorld.QA> all = ShapesWorld.questions(ShapesWorld.scene(r));
+            qs.add(new Question(all.get(r.nextInt(all.size())).question(), List.of(), null, null));
+        }
+        for (int round = 0; round < 3; round++) {
+            for (Question q : qs) {
+                a.model().newSession().prefill(a.input(q), null, true);
+                b.model().newSession().prefill(b.input(q), null, true);
+            }
+        }
+        int same = 0;
+        for (Question q : qs) {
+            float[] la = a.model().newSession().prefill(a.input(q), null, true);
+            float[] lb = b.model().newSession().prefill(b.input(q), null, true);
+            boolean eq = la.length == lb.length;
+            for (int j = 0; eq && j < la.length; j++) {
+                eq = Float.floatToRawIntBits(la[j]) == Float.floatToRawIntBits(lb[j]);
+            }
+            same += eq ? 1 : 0;
+        }
+        return same;
+    }
+}

@@ -1,0 +1,140 @@
+package dev.cogvlm4j.train;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * A training recipe: the architecture, the tokenizer's budget and the stages in order, read from a JSON file. The
+ * recipe is the whole input of a run: data, initialisation and schedule all derive from it.
+ *
+ * @param seed       the seed every random choice derives from
+ * @param deepFusion visual experts in every layer (true) or shallow alignment (image rows through language weights)
+ * @param tokenizerScenes scenes whose text the tokenizer learns from
+ * @param tokenizerMerges merges learned at most
+ * @param model      {@code config.json} fields of the model (vocab size and special ids are filled in)
+ * @param stages     the stages in order
+ * @param threads    data-parallel workers (0: the engine's pool size)
+ */
+public record Recipe(long seed, boolean deepFusion, int tokenizerScenes, int tokenizerMerges, ObjectNode model,
+                     List<Stage> stages, int threads) {
+
+    /**
+     * One stage.
+     *
+     * @param name            its name (the folder of its outputs)
+     * @param types           question types trained on, or {@code text} for language-model pretraining
+     * @param steps           optimizer steps
+     * @param batch           episodes per step (images, or text episodes)
+     * @param questions       questions (branches) per episode
+     * @param lr              peak learning rate
+     * @param minLr           final learning rate of the cosine decay
+     * @param warmup          warm-up steps
+     * @param towerLr         learning-rate multiplier of the vision tower (0.1 in instruction tuning)
+     * @param checkpointEvery steps between checkpoints
+     * @param beta2           AdamW's second-moment decay
+     * @param maxShapes       most shapes per training scene (a curriculum may start below the world's four)
+     */
+    public record Stage(String name, Set<String> types, int steps, int batch, int questions, float lr, float minLr,
+                        int warmup, float towerLr, int checkpointEvery, float beta2, int maxShapes) {
+        /** Whether this is the text-only language-model stage. */
+        public boolean text() {
+            return types.contains("text");
+        }
+    }
+
+    /** The question types a stage may name. */
+    public static final Set<String> TYPES = Set.of("text", "caption", "caption_boxes", "count", "colour", "shape", "grounding");
+
+    /** Reads and validates a recipe file; problems are reported as one-line {@link IllegalArgumentException}s. */
+    public static Recipe load(Path file) throws IOException {
+        JsonNode root;
+        try {
+            root = new ObjectMapper().readTree(file.toFile());
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new IllegalArgumentException(file + ": not valid JSON: " + e.getOriginalMessage());
+        }
+        return parse(root, file.toString());
+    }
+
+    /** Parses a recipe. */
+    public static Recipe parse(JsonNode root, String source) {
+        if (root == null || !root.isObject()) {
+            throw new IllegalArgumentException(source + ": not a JSON object");
+        }
+        JsonNode model = root.get("model");
+        if (model == null || !model.isObject() || !model.path("vision_config").isObject()) {
+            throw new IllegalArgumentException(source + ": needs a \"model\" object with a \"vision_config\"");
+        }
+        String fusion = root.path("fusion").asText("deep");
+        if (!fusion.equals("deep") && !fusion.equals("shallow")) {
+            throw new IllegalArgumentException(source + ": fusion must be \"deep\" or \"shallow\", not \"" + fusion + "\"");
+        }
+        List<Stage> stages = new ArrayList<>();
+        for (JsonNode s : root.path("stages")) {
+            String name = s.path("name").asText("");
+            if (!name.matches("[A-Za-z0-9_-]+")) {
+                throw new IllegalArgumentException(source + ": every stage needs a name of letters, digits, - or _");
+            }
+            Set<String> types = new LinkedHashSet<>();
+            for (JsonNode t : s.path("types")) {
+                if (!TYPES.contains(t.asText())) {
+                    throw new IllegalArgumentException(source + ": stage " + name + ": unknown type \"" + t.asText()
+                            + "\"; use " + String.join(", ", new java.util.TreeSet<>(TYPES)));
+                }
+                types.add(t.asText());
+            }
+            if (types.isEmpty() || (types.contains("text") && types.size() > 1)) {
+                throw new IllegalArgumentException(source + ": stage " + name + ": types must be [\"text\"] or image question types");
+            }
+            int steps = positive(s, "steps", source, name);
+            stages.add(new Stage(name, types, steps, positive(s, "batch", source, name),
+                    positive(s, "questions", source, name), (float) s.path("lr").asDouble(1e-3),
+                    (float) s.path("min_lr").asDouble(s.path("lr").asDouble(1e-3) * 0.1),
+                    s.path("warmup").asInt(Math.min(50, steps / 10)), (float) s.path("tower_lr").asDouble(1.0),
+                    s.path("checkpoint_every").asInt(25), (float) s.path("beta2").asDouble(0.95),
+                    s.path("max_shapes").asInt(4)));
+        }
+        if (stages.isEmpty()) {
+            throw new IllegalArgumentException(source + ": no stages");
+        }
+        if (stages.stream().map(Stage::name).distinct().count() != stages.size()) {
+            throw new IllegalArgumentException(source + ": stage names must be unique");
+        }
+        return new Recipe(root.path("seed").asLong(1), fusion.equals("deep"), root.path("tokenizer").path("scenes").asInt(2000),
+                root.path("tokenizer").path("merges").asInt(150), (ObjectNode) model, List.copyOf(stages),
+                root.path("threads").asInt(0));
+    }
+
+    private static int positive(JsonNode s, String key, String source, String stage) {
+        int v = s.path(key).asInt(0);
+        if (v <= 0) {
+            throw new IllegalArgumentException(source + ": stage " + stage + ": \"" + key + "\" must be a positive integer");
+        }
+        return v;
+    }
+
+    /** The stage of that name. */
+    public Stage stage(String name) {
+        return stages.stream().filter(s -> s.name().equals(name)).findFirst().orElseThrow(() ->
+                new IllegalArgumentException("no stage \"" + name + "\" in the recipe; it has "
+                        + String.join(", ", stages.stream().map(Stage::name).toList())));
+    }
+
+    /** Index of a stage. */
+    public int indexOf(Stage s) {
+        return stages.indexOf(s);
+    }
+
+    /** The recipe with another fusion (for the experiment's second arm). */
+    public Recipe withFusion(boolean deep) {
+        return new Recipe(seed, deep, tokenizerScenes, tokenizerMerges, model, stages, threads);
+    }
+}

@@ -1,0 +1,37 @@
+package dev.cogvlm4j.train.data;
+
+import dev.cogvlm4j.text.PromptTemplate;
+import dev.cogvlm4j.train.world.ShapesWorld;
+import java.util.ArrayList;
+import java.util.List;
+
+/** The world's text: what the language model reads before it ever sees an image. */
+public final class WorldText {
+    private WorldText() {
+    }
+
+    /** The chat template's prompt for a question, exactly as inference writes it. */
+    public static String prompt(String question) {
+        return PromptTemplate.CHAT.format(List.of(), question, false);
+    }
+
+    /**
+     * Reading comprehension: the scene described in words (with boxes), then one of its questions and the answer.
+     * The language model learns here to look back at the objects a question is about, the skill the visual experts
+     * later reuse when the objects are image tokens instead of words.
+     */
+    public static String reading(ShapesWorld.Scene scene, ShapesWorld.QA qa) {
+        return ShapesWorld.caption(scene, true) + " " + prompt(qa.question()) + " " + qa.answer();
+    }
+
+    /** Every question of the scene as a chat transcript, plus its two captions as plain sentences. */
+    public static List<String> sentences(ShapesWorld.Scene scene) {
+        List<String> out = new ArrayList<>();
+        for (ShapesWorld.QA qa : ShapesWorld.questions(scene)) {
+            out.add(prompt(qa.question()) + " " + qa.answer());
+        }
+        out.add(ShapesWorld.caption(scene, false));
+        out.add(ShapesWorld.caption(scene, true));
+        return out;
+    }
+}

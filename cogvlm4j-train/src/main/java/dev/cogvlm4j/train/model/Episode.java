@@ -1,0 +1,65 @@
+package dev.cogvlm4j.train.model;
+
+import java.util.List;
+
+/**
+ * One training example as the trainer packs it: an optional image and several token branches that all continue the
+ * same prefix ({@code [bos]}, plus the image slots when there is an image). Attention is causal, so the prefix's
+ * hidden states do not depend on what follows: the image goes through the tower and the decoder once, and every
+ * question about it attends to that shared prefix. The loss gradients of all branches meet in the prefix's keys and
+ * values.
+ *
+ * @param pixels   the image as the preprocessor normalizes it ({@code [3, S, S]}); null for text only; an empty
+ *                 array for a blank image (the image slots are present and hold zero vectors, see {@link #blank})
+ * @param branches the token branches
+ */
+public record Episode(float[] pixels, List<Branch> branches) {
+    /**
+     * A token branch.
+     *
+     * @param ids     text ids placed after the prefix
+     * @param targets for each position, the id it must predict next, or -1 where there is no loss (the question)
+     */
+    public record Branch(int[] ids, int[] targets) {
+        public Branch {
+            if (ids.length != targets.length || ids.length == 0) {
+                throw new IllegalArgumentException("a branch needs one target slot per id, and at least one id");
+            }
+        }
+
+        /** Positions with a target. */
+        public int targetCount() {
+            int n = 0;
+            for (int t : targets) {
+                n += t >= 0 ? 1 : 0;
+            }
+            return n;
+        }
+    }
+
+    /**
+     * Text after blank image slots: the layout of an image episode ({@code [bos, boi, patches, eoi]} with the shared
+     * image positions) whose slot rows are all zero. The language model is pretrained on these as well as on plain
+     * text, so that when training the vision side begins from an adapter that outputs zeros, the frozen language
+     * model is on ground it knows: the image slots are already part of what it attends to, and every update can
+     * only teach them content.
+     */
+    public static Episode blank(List<Branch> branches) {
+        return new Episode(new float[0], branches);
+    }
+
+    /** Whether the prefix holds image slots (a real or a blank image). */
+    public boolean hasImageSlots() {
+        return pixels != null;
+    }
+
+    /** Whether the slots hold a real image for the tower. */
+    public boolean hasPixels() {
+        return pixels != null && pixels.length > 0;
+    }
+
+    /** Positions with a target, over all branches. */
+    public int targetCount() {
+        return branches.stream().mapToInt(Branch::targetCount).sum();
+    }
+}

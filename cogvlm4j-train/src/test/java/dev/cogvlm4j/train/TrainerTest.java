@@ -1,0 +1,159 @@
+package dev.cogvlm4j.train;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.cogvlm4j.CogVlm;
+import dev.cogvlm4j.io.SafeTensorsFile;
+import dev.cogvlm4j.text.Tokenizer;
+import dev.cogvlm4j.text.Tokenizers;
+import dev.cogvlm4j.train.data.EpisodeFactory;
+import dev.cogvlm4j.train.model.Episode;
+import dev.cogvlm4j.train.world.ShapesWorld;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Set;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The recipe runner: exact resumption, stage order and freezing, the exported checkpoint, recipe validation. */
+class TrainerTest {
+    static final String RECIPE = """
+            {"seed": 3, "fusion": "%s", "tokenizer": {"scenes": 200, "merges": 60},
+             "model": {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2,
+                       "vision_config": {"hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 1,
+                                         "num_heads": 2, "image_size": 112, "patch_size": 28}},
+             "stages": [
+               {"name": "lm", "types": ["text"], "steps": 6, "batch": 2, "questions": 2, "lr": 3e-3, "warmup": 2,
+                "checkpoint_every": 3},
+               {"name": "caption", "types": ["caption", "count"], "steps": 6, "batch": 2, "questions": 2, "lr": 2e-3,
+                "warmup": 2, "checkpoint_every": 3, "tower_lr": 0.1}
+             ]}""";
+
+    static Recipe recipe(String fusion) {
+        try {
+            return Recipe.parse(new ObjectMapper().readTree(RECIPE.formatted(fusion)), "test");
+        } catch (java.io.IOException e) {
+            throw new AssertionError(e);
+        }
+    }
+
+    private static final Trainer.Listener QUIET = r -> {
+    };
+
+    @Test
+    void aKilledRunResumesExactly(@TempDir Path dir) throws Exception {
+        Path straight = dir.resolve("straight");
+        Path killed = dir.resolve("killed");
+        Trainer a = new Trainer(recipe("deep"), straight, QUIET);
+        a.runStage("lm", -1);
+        List<Double> full = a.runStage("caption", -1);
+        Trainer b = new Trainer(recipe("deep"), killed, QUIET);
+        b.runStage("lm", -1);
+        // Killed after step 4: the last checkpoint holds step 3, so step 4 is done again on resumption.
+        b.runStage("caption", 4);
+        List<Double> resumed = new Trainer(recipe("deep"), killed, QUIET).runStage("caption", -1);
+        assertEquals(full, resumed, "the resumed loss curve must equal the uninterrupted one");
+        try (SafeTensorsFile x = SafeTensorsFile.open(straight.resolve("caption/state.safetensors"));
+             SafeTensorsFile y = SafeTensorsFile.open(killed.resolve("caption/state.safetensors"))) {
+            for (String n : x.entries().keySet()) {
+                assertArrayEquals(x.floats(n), y.floats(n), n);
+            }
+        }
+        assertTrue(Files.isRegularFile(straight.resolve("caption/loss.png")));
+        assertEquals(7, Files.readAllLines(straight.resolve("caption/loss.csv")).size());
+    }
+
+    @Test
+    void visionStagesLeaveTheLanguageModelBitIdentical(@TempDir Path dir) throws Exception {
+        Trainer t = new Trainer(recipe("deep"), dir, QUIET);
+        t.runAll();
+        try (SafeTensorsFile lm = SafeTensorsFile.open(dir.resolve("lm/model/model.safetensors"));
+             SafeTensorsFile vl = SafeTensorsFile.open(dir.resolve("caption/model/model.safetensors"))) {
+            int language = 0;
+            int changed = 0;
+            for (String n : lm.entries().keySet()) {
+                boolean isLanguage = dev.cogvlm4j.train.model.CogVlmNet.isLanguage(n);
+                boolean same = java.util.Arrays.equals(lm.floats(n), vl.floats(n));
+                if (isLanguage) {
+                    language++;
+                    assertTrue(same, n + " is part of the frozen language model but changed");
+                } else if (!same) {
+                    changed++;
+                }
+            }
+            assertTrue(language > 10);
+            assertTrue(changed > 10, "the vision side must have learned");
+        }
+        // The exported model loads in the engine, answers, and gives identical text-only logits.
+        try (CogVlm a = CogVlm.load(dir.resolve("lm/model")); CogVlm b = CogVlm.load(dir.resolve("caption/model"))) {
+            assertEquals(20, Evaluator.identicalTextLogits(a, b, 5, 20));
+            Evaluator.Report r = Evaluator.evaluate(b, 99, 2, null);
+            assertTrue(r.asked().get("caption") == 2);
+        }
+    }
+
+    @Test
+    void shallowAlignmentTrainsOnlyTowerAndAdapterAndExportsLanguageCopies(@TempDir Path dir) throws Exception {
+        new Trainer(recipe("shallow"), dir, QUIET).runAll();
+        try (SafeTensorsFile f = SafeTensorsFile.open(dir.resolve("caption/model/model.safetensors"))) {
+            assertArrayEquals(f.floats("model.layers.1.mlp.language_mlp.up_proj.weight"),
+                    f.floats("model.layers.1.mlp.vision_mlp.up_proj.weight"));
+            assertArrayEquals(f.floats("model.layers.0.self_attn.language_expert_query_key_value.weight"),
+                    f.floats("model.layers.0.self_attn.vision_expert_query_key_value.weight"));
+        }
+    }
+
+    @Test
+    void aStageNeedsItsPredecessor(@TempDir Path dir) {
+        Trainer t = new Trainer(recipe("deep"), dir, QUIET);
+        IllegalStateException e = assertThrows(IllegalStateException.class, () -> t.runStage("caption", -1));
+        assertTrue(e.getMessage().contains("stage lm"), e.getMessage());
+    }
+
+    @Test
+    void badRecipesAreRejectedWithOneLine() {
+        ObjectMapper m = new ObjectMapper();
+        for (String bad : List.of("[]", "{\"model\": {}}",
+                "{\"model\": {\"vision_config\": {}}, \"stages\": []}",
+                "{\"model\": {\"vision_config\": {}}, \"stages\": [{\"name\": \"x\", \"types\": [\"poems\"], \"steps\": 1, \"batch\": 1, \"questions\": 1}]}",
+                "{\"model\": {\"vision_config\": {}}, \"stages\": [{\"name\": \"x\", \"types\": [\"caption\"], \"steps\": 0, \"batch\": 1, \"questions\": 1}]}",
+                "{\"fusion\": \"medium\", \"model\": {\"vision_config\": {}}, \"stages\": [{\"name\": \"x\", \"types\": [\"caption\"], \"steps\": 1, \"batch\": 1, \"questions\": 1}]}")) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Recipe.parse(m.readTree(bad), "r.json"), bad);
+            assertTrue(e.getMessage().startsWith("r.json:") && !e.getMessage().contains("\n"), e.getMessage());
+        }
+    }
+
+    @Test
+    void episodesTargetOnlyTheAnswerAndEndOfSequence(@TempDir Path dir) throws Exception {
+        Trainer t = new Trainer(recipe("deep"), dir, QUIET);
+        Tokenizer tok = Tokenizers.load(t.tokenizerDir());
+        var config = dev.cogvlm4j.model.CogVlmConfig.parse(t.modelConfig(tok), Set.of());
+        EpisodeFactory f = new EpisodeFactory(tok, config);
+        Episode.Branch b = f.qa("How many shapes are there?", "3");
+        int answerStart = tok.encode("Question: How many shapes are there? Answer:").length;
+        // " 3" is "▁" then "3": digits never merge, as in Llama's tokenizer.
+        assertEquals(answerStart + 2, b.ids().length);
+        assertEquals(3, b.targetCount(), "the two answer tokens and </s>");
+        assertEquals(-1, b.targets()[answerStart - 2], "the question has no targets");
+        assertEquals(b.ids()[answerStart], b.targets()[answerStart - 1]);
+        assertEquals(b.ids()[answerStart + 1], b.targets()[answerStart]);
+        assertEquals(2, b.targets()[answerStart + 1]);
+        assertEquals("3", tok.decode(new int[]{b.ids()[answerStart + 1]}, 1, true, false));
+        // Digits stay single tokens, as in Llama's tokenizer, so a box is 4 x 3 digit tokens.
+        int[] box = tok.encode("[[045,120,310,388]]");
+        long digits = java.util.Arrays.stream(box).mapToObj(id -> tok.decode(new int[]{id}, 1, true, false).strip())
+                .filter(s -> s.matches("\\d")).count();
+        assertEquals(12, digits);
+        Episode e = f.image(ShapesWorld.scene(new SplittableRandom(1)), Set.of("count"), 3, new SplittableRandom(2));
+        assertEquals(3 * 112 * 112, e.pixels().length);
+        assertEquals(3, e.branches().size());
+        assertNotEquals(null, e);
+    }
+}

@@ -1,0 +1,210 @@
+package dev.cogvlm4j.train.model;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.cogvlm4j.io.Quantizer;
+import dev.cogvlm4j.model.CogVlmConfig;
+import dev.cogvlm4j.model.CogVlmModel;
+import dev.cogvlm4j.model.ModelInput;
+import dev.cogvlm4j.train.Trainer;
+import dev.cogvlm4j.train.nn.Param;
+import dev.cogvlm4j.train.world.ShapesWorld;
+import dev.cogvlm4j.vision.PreparedImage;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The whole trainable model: its backward pass against finite differences of its loss (every tensor, deep and
+ * shallow routing, two branches sharing an image prefix), and its forward pass against the inference engine on the
+ * checkpoint it exports.
+ */
+class CogVlmNetTest {
+    static final int VOCAB = 40;
+
+    static ObjectNode configJson() {
+        ObjectNode c = new ObjectMapper().createObjectNode();
+        c.putArray("architectures").add("CogVLMForCausalLM");
+        c.put("hidden_size", 16).put("intermediate_size", 24).put("num_hidden_layers", 2).put("num_attention_heads", 2)
+                .put("vocab_size", VOCAB).put("rms_norm_eps", 1e-5).put("bos_token_id", 1).put("eos_token_id", 2)
+                .put("pad_token_id", 0).put("template_version", "chat").put("max_position_embeddings", 256);
+        c.putObject("vision_config").put("hidden_size", 8).put("intermediate_size", 16).put("num_hidden_layers", 2)
+                .put("num_heads", 2).put("image_size", 28).put("patch_size", 14).put("num_positions", 5)
+                .put("layer_norm_eps", 1e-6);
+        return c;
+    }
+
+    static CogVlmConfig config() {
+        return CogVlmConfig.parse(configJson(), java.util.Set.of());
+    }
+
+    /** Weights scaled up from the 0.02 initialisation so that gradients stand well above float rounding. */
+    static CogVlmNet net(long seed) {
+        CogVlmNet net = CogVlmNet.initialize(config(), seed);
+        Random r = new Random(seed);
+        for (Param p : net.params()) {
+            float[] v = p.value();
+            for (int i = 0; i < v.length; i++) {
+                v[i] = p.name().contains("norm") ? 1f + 0.2f * (float) r.nextGaussian() : v[i] * 15 + 0.01f * (float) r.nextGaussian();
+            }
+        }
+        return net;
+    }
+
+    static Episode episode(long seed) {
+        Random r = new Random(seed);
+        float[] pixels = new float[3 * 28 * 28];
+        for (int i = 0; i < pixels.length; i++) {
+            pixels[i] = (float) r.nextGaussian();
+        }
+        List<Episode.Branch> branches = new ArrayList<>();
+        for (int b = 0; b < 2; b++) {
+            int n = 3 + b;
+            int[] ids = new int[n];
+            int[] targets = new int[n];
+            for (int i = 0; i < n; i++) {
+                ids[i] = 3 + r.nextInt(VOCAB - 3);
+                targets[i] = i == 0 ? -1 : 3 + r.nextInt(VOCAB - 3);
+            }
+            branches.add(new Episode.Branch(ids, targets));
+        }
+        return new Episode(pixels, branches);
+    }
+
+    private static void checkGradients(CogVlmNet net, Episode e) {
+        Grads g = new Grads(net);
+        net.forwardBackward(e, g, 1f / e.targetCount());
+        Random r = new Random(3);
+        double h = 1e-2;
+        List<String> bad = new ArrayList<>();
+        int checked = 0;
+        for (Param p : net.params()) {
+            float[] analytic = g.of(p.name());
+            boolean usedRows = !(!net.visualExperts() && (p.name().contains("vision_expert") || p.name().contains("vision_mlp")));
+            float[] v = p.value();
+            // Embedding rows: check the ones the episode uses; elsewhere any coordinate.
+            for (int trial = 0; trial < 3; trial++) {
+                int i = r.nextInt(v.length);
+                if (p.name().contains("embed_tokens") || p.name().equals("lm_head.weight")) {
+                    int row = e.branches().get(0).ids()[trial % 3];
+                    i = row * 16 + r.nextInt(16);
+                }
+                float keep = v[i];
+                v[i] = (float) (keep + h);
+                double up = net.loss(e);
+                v[i] = (float) (keep - h);
+                double down = net.loss(e);
+                v[i] = keep;
+                double numeric = (up - down) / (2 * h);
+                double err = Math.abs(numeric - analytic[i]) / Math.max(5e-3, Math.abs(numeric) + Math.abs(analytic[i]));
+                checked++;
+                if (err > 3e-2) {
+                    bad.add(p.name() + "[" + i + "] numeric " + numeric + " analytic " + analytic[i]);
+                }
+                if (!usedRows) {
+                    assertEquals(0f, analytic[i], p.name() + " is unused in shallow alignment");
+                }
+            }
+        }
+        assertTrue(checked > 100, "checked " + checked);
+        assertTrue(bad.isEmpty(), "gradients off for: " + String.join("; ", bad));
+    }
+
+    @Test
+    void deepFusionGradientsMatchFiniteDifferences() {
+        checkGradients(net(5), episode(9));
+    }
+
+    @Test
+    void shallowAlignmentGradientsMatchFiniteDifferences() {
+        CogVlmNet net = net(6);
+        net.setVisualExperts(false);
+        checkGradients(net, episode(10));
+    }
+
+    @Test
+    void textOnlyGradientsMatchFiniteDifferences() {
+        Episode e = episode(11);
+        checkGradients(net(7), new Episode(null, e.branches()));
+    }
+
+    @Test
+    void blankImageSlotGradientsMatchFiniteDifferences() {
+        Episode e = episode(13);
+        CogVlmNet net = net(9);
+        net.setVisualExperts(false);
+        checkGradients(net, Episode.blank(e.branches()));
+    }
+
+    @Test
+    void aBlankStartLeavesTheLanguageModelsPredictionsUntouched() {
+        // Zero adapter output, boi and eoi: a real image then computes exactly what blank slots compute.
+        CogVlmNet net = net(14);
+        net.reinitializeVision(3);
+        net.initVisualExpertsFromLanguage();
+        Episode e = episode(15);
+        float[] withImage = net.logits(e);
+        net.setVisualExperts(false);
+        float[] blank = net.logits(Episode.blank(e.branches()));
+        // Equal up to float rounding: routing splits the rows into two products where blank slots use one.
+        org.junit.jupiter.api.Assertions.assertArrayEquals(blank, withImage, 1e-5f);
+    }
+
+    @Test
+    void frozenParametersGetNoGradientBuffer() {
+        CogVlmNet net = net(8);
+        for (Param p : net.params()) {
+            net.configure(p.name(), CogVlmNet.isLanguage(p.name()), 1f);
+        }
+        Grads g = new Grads(net);
+        net.forwardBackward(episode(12), g, 1f);
+        assertEquals(null, g.of("lm_head.weight"));
+        assertTrue(g.of("model.layers.0.self_attn.vision_expert_query_key_value.weight") != null);
+    }
+
+    @Test
+    void forwardMatchesTheInferenceEngineOnTheExportedCheckpoint(@TempDir Path dir) throws Exception {
+        CogVlmNet net = net(21);
+        // Round the weights to BF16 so the exported checkpoint holds exactly what the trainer computes with.
+        for (Param p : net.params()) {
+            float[] v = p.value();
+            for (int i = 0; i < v.length; i++) {
+                v[i] = Float.intBitsToFloat(Quantizer.toBf16(v[i]) << 16);
+            }
+        }
+        Path tok = dir.resolve("tok");
+        Files.createDirectories(tok);
+        for (String f : new String[]{"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"}) {
+            Files.writeString(tok.resolve(f), "{}");
+        }
+        Path model = dir.resolve("model");
+        Trainer.export(net, configJson(), tok, model);
+        var scene = ShapesWorld.scene(new SplittableRandom(4));
+        try (CogVlmModel engine = CogVlmModel.load(model)) {
+            PreparedImage img = engine.prepare(ShapesWorld.render(scene));
+            int[] ids = {5, 9, 7, 11, 30};
+            int[] targets = {-1, 9, 9, 9, 9};
+            Episode e = new Episode(img.pixelValues(), List.of(new Episode.Branch(ids, targets)));
+            float[] mine = net.logits(e);
+            ModelInput in = ModelInput.of(engine.config(), ids, engine.config().imageTokens());
+            float[] theirs = engine.newSession().prefill(in, engine.encode(img), true);
+            int n = in.length();
+            double worst = 0;
+            for (int t = 0; t < 4; t++) {
+                int row = n - 4 + t;
+                for (int j = 0; j < VOCAB; j++) {
+                    worst = Math.max(worst, Math.abs(mine[t * VOCAB + j] - theirs[row * VOCAB + j]));
+                }
+            }
+            assertTrue(worst < 2e-4, "trainer and engine logits differ by " + worst);
+        }
+    }
+}
