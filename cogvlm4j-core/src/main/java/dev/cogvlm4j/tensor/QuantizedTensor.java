@@ -30,7 +30,7 @@ public abstract sealed class QuantizedTensor extends Tensor permits QuantizedTen
             for (int v = 0; v < BLOCK; v += F.length()) {
                 acc = acc.add(FloatVector.fromArray(F, x, xo + b * BLOCK + v));
             }
-            s[b] = acc.reduceLanes(VectorOperators.ADD);
+            s[b] = VectorOps.sumLanes(acc);
         }
         return s;
     }
@@ -117,7 +117,7 @@ public abstract sealed class QuantizedTensor extends Tensor permits QuantizedTen
                 }
                 acc = sum.fma(FloatVector.broadcast(F, d), acc);
             }
-            return acc.reduceLanes(VectorOperators.ADD);
+            return VectorOps.sumLanes(acc);
         }
     }
 
@@ -192,7 +192,7 @@ public abstract sealed class QuantizedTensor extends Tensor permits QuantizedTen
                 acc = sum.fma(FloatVector.broadcast(F, d), acc);
                 offset += d * blockSums[b];
             }
-            return acc.reduceLanes(VectorOperators.ADD) - 8f * offset;
+            return VectorOps.sumLanes(acc) - 8f * offset;
         }
     }
 }

@@ -6,6 +6,7 @@ import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -19,7 +20,42 @@ final class VectorOps {
     static final VectorSpecies<Short> S = ShortVector.SPECIES_PREFERRED.withShape(
             jdk.incubator.vector.VectorShape.forBitSize(F.vectorBitSize() / 2));
 
+    private static final VectorShuffle<Float> SWAP1 = VectorShuffle.fromOp(F, i -> i ^ 1);
+    private static final VectorShuffle<Float> SWAP2 = VectorShuffle.fromOp(F, i -> (i ^ 2) % F.length());
+    private static final VectorShuffle<Float> SWAP4 = VectorShuffle.fromOp(F, i -> (i ^ 4) % F.length());
+    private static final VectorShuffle<Float> SWAP8 = VectorShuffle.fromOp(F, i -> (i ^ 8) % F.length());
+
     private VectorOps() {
+    }
+
+    /**
+     * The sum of a vector's lanes by a fixed pairwise tree. {@code reduceLanes(ADD)} leaves the order open, and
+     * HotSpot's compiled code adds in another order than the interpreter's fallback, so the same call could round
+     * differently before and after the JIT compiled it; lanewise adds over fixed shuffles cannot. (Training relies on
+     * this: a fresh process must compute what a warmed-up one does.)
+     */
+    static float sumLanes(FloatVector v) {
+        int n = F.length();
+        if (n > 16) {
+            float s = 0;
+            for (int i = 0; i < n; i++) {
+                s += v.lane(i);
+            }
+            return s;
+        }
+        if (n > 8) {
+            v = v.add(v.rearrange(SWAP8));
+        }
+        if (n > 4) {
+            v = v.add(v.rearrange(SWAP4));
+        }
+        if (n > 2) {
+            v = v.add(v.rearrange(SWAP2));
+        }
+        if (n > 1) {
+            v = v.add(v.rearrange(SWAP1));
+        }
+        return v.lane(0);
     }
 
     /** Dot product of {@code a[ao..ao+n)} and {@code b[bo..bo+n)}. */
@@ -40,7 +76,7 @@ final class VectorOps {
             }
             acc = acc.add(acc2);
         }
-        float sum = acc.reduceLanes(VectorOperators.ADD);
+        float sum = sumLanes(acc);
         for (; i < n; i++) {
             sum += a[ao + i] * b[bo + i];
         }
@@ -77,7 +113,7 @@ final class VectorOps {
             acc = FloatVector.fromMemorySegment(F, seg, byteOff + 4L * i, ByteOrder.LITTLE_ENDIAN)
                     .fma(FloatVector.fromArray(F, x, xo + i), acc);
         }
-        float sum = acc.add(acc2).reduceLanes(VectorOperators.ADD);
+        float sum = sumLanes(acc.add(acc2));
         for (; i < n; i++) {
             sum += seg.get(Tensor.F32_LE, byteOff + 4L * i) * x[xo + i];
         }
@@ -98,7 +134,7 @@ final class VectorOps {
         for (; i < upper; i += step) {
             acc = widen(seg, byteOff + 2L * i).fma(FloatVector.fromArray(F, x, xo + i), acc);
         }
-        float sum = acc.add(acc2).reduceLanes(VectorOperators.ADD);
+        float sum = sumLanes(acc.add(acc2));
         for (; i < n; i++) {
             sum += Float.intBitsToFloat((seg.get(Tensor.I16_LE, byteOff + 2L * i) & 0xffff) << 16) * x[xo + i];
         }

@@ -126,8 +126,8 @@ public final class Evaluator {
     /**
      * Compares two models on text-only prompts of the world: returns how many of {@code prompts} prompts give
      * bit-identical logits at every position. With the language model frozen during vision training, all must.
-     * Both models first run the prompts a few times: the Vector API may sum a reduction in another order once the
-     * JIT has compiled a kernel, so logits are compared between warmed-up kernels, as a serving process runs them.
+     * Both models first run the prompts a few times, so logits are compared between warmed-up kernels, as a serving
+     * process runs them.
      */
     public static int identicalTextLogits(CogVlm a, CogVlm b, long seed, int prompts) {
         SplittableRandom r = new SplittableRandom(seed);
