@@ -45,6 +45,11 @@ class CliTest {
         return new Result(code, out.toString(), err.toString());
     }
 
+    /** The bundled shapes model, a real trained checkpoint with a tokenizer. */
+    static Path fixtureModel() {
+        return ROOT.resolve("models/cogvlm-shapes");
+    }
+
     static Path fixture(String name) {
         Path p = CORE_FIXTURES.resolve(name);
         if (Files.isDirectory(p)) {

@@ -86,6 +86,14 @@ class TrainCliTest {
         CliTest.assertCleanError(CliTest.run("train", "--config", recipe.toString(), "--stage", "vision", "--out",
                 tmp.resolve("r").toString()), "has not finished");
         CliTest.assertCleanError(CliTest.run("evaluate", "--model", tmp.resolve("nothing").toString()), "no such model");
+        Path model = CliTest.fixtureModel();
+        CliTest.assertCleanError(CliTest.run("evaluate", "--model", model.toString(), "--images", "0"), "--images");
+        CliTest.assertCleanError(CliTest.run("evaluate", "--model", model.toString(), "--images", "1",
+                "--text-identical-to", tmp.resolve("gone").toString()), "no such model folder");
+        Path badDims = tmp.resolve("bad-dims.json");
+        Files.writeString(badDims, RECIPE.replace("\"num_attention_heads\": 2", "\"num_attention_heads\": 3"));
+        CliTest.assertCleanError(CliTest.run("train", "--config", badDims.toString(), "--out", tmp.resolve("b").toString()),
+                "not divisible");
         CliTest.assertCleanError(CliTest.run("world", "--out", tmp.toString(), "--count", "0"), "--count");
         CliTest.assertCleanError(CliTest.run("world", "--out", tmp.toString(), "--prefix", "../x"), "--prefix");
     }

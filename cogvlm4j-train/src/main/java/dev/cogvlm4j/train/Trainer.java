@@ -204,7 +204,7 @@ public final class Trainer {
                 p.zeroGrad();
             }
             for (Grads g : grads) {
-                g.drainInto(params, 1f);
+                g.drainInto(params);
             }
             double lr = opt.learningRate(opt.steps() + 1);
             double norm = opt.step(params);

@@ -285,7 +285,7 @@ public final class CogVlmNet {
     public double loss(Episode e) {
         Pass pass = new Pass(e);
         pass.forward();
-        return pass.lossSum() / e.targetCount();
+        return pass.crossEntropy(new float[pass.logits.length]) / e.targetCount();
     }
 
     /** Logits {@code [targets, vocab]} at the episode's target positions, branch by branch. */
@@ -324,12 +324,6 @@ public final class CogVlmNet {
             out[l] = sum / count;
         }
         return out;
-    }
-
-    /** The image rows {@code [boi; adapter(patches); eoi]} ({@code [imageTokens, H]}) the tower gives for pixels. */
-    public float[] imageRows(float[] pixels) {
-        Pass pass = new Pass(new Episode(pixels, List.of(new Episode.Branch(new int[]{config.bosId()}, new int[]{-1}))));
-        return pass.new Tower(pixels).forward();
     }
 
     /** The activations of one episode between forward and backward. */
@@ -438,20 +432,19 @@ public final class CogVlmNet {
             Ops.linear(finalNorm, targetRows.length, h, w("lm_head.weight"), config.vocabSize(), null, logits);
         }
 
-        double lossSum() {
-            float[] d = new float[logits.length];
+        /** Summed cross-entropy over the targets; {@code dlogits} gets the gradient of the mean. */
+        double crossEntropy(float[] dlogits) {
             boolean[] mask = new boolean[targetRows.length];
             Arrays.fill(mask, true);
-            return Ops.crossEntropy(logits, targetRows.length, config.vocabSize(), targetIds, mask, d) * targetRows.length;
+            return Ops.crossEntropy(logits, targetRows.length, config.vocabSize(), targetIds, mask, dlogits)
+                    * targetRows.length;
         }
 
         double backward(Grads g, float lossScale) {
             int nt = targetRows.length;
             int vocab = config.vocabSize();
             float[] dlogits = new float[logits.length];
-            boolean[] mask = new boolean[nt];
-            Arrays.fill(mask, true);
-            double loss = Ops.crossEntropy(logits, nt, vocab, targetIds, mask, dlogits) * nt;
+            double loss = crossEntropy(dlogits);
             // crossEntropy averages over this episode's targets; the caller's scale turns that into the batch mean.
             float s = lossScale * nt;
             for (int i = 0; i < dlogits.length; i++) {
@@ -520,6 +513,7 @@ public final class CogVlmNet {
             float[] v;
             float[] ctx;
             float[][] probs;
+            float[][][] operands;
             float[] h1;
             float[] n2;
             float[] gate;
@@ -545,6 +539,7 @@ public final class CogVlmNet {
                 Ops.rotary(kRaw, rows, heads, hd, positions, config.ropeTheta(), k, false);
                 ctx = new float[rows * h];
                 probs = new float[heads * (1 + branchStart.length)][];
+                operands = new float[probs.length][][];
                 for (int head = 0; head < heads; head++) {
                     attendHead(head);
                 }
@@ -569,24 +564,30 @@ public final class CogVlmNet {
                 return out;
             }
 
-            /** The prefix attends causally to itself; each branch attends to the prefix and causally to itself. */
+            /**
+             * The prefix attends causally to itself; each branch attends to the prefix and causally to itself. The
+             * per-segment operands (one head's queries, keys and values, a branch's keys behind the prefix's) are kept
+             * for the backward pass, indexed like {@link #probs}.
+             */
             void attendHead(int head) {
                 int col = head * hd;
-                float[] qp = block(q, 0, prefix, col);
+                int first = head * (1 + branchStart.length);
                 float[] kp = block(k, 0, prefix, col);
                 float[] vp = block(v, 0, prefix, col);
-                float[] op = new float[prefix * hd];
-                probs[head * (1 + branchStart.length)] = Ops.attention(qp, kp, vp, prefix, prefix, hd, 0, op);
-                putBlock(ctx, op, 0, prefix, col);
+                segment(first, block(q, 0, prefix, col), kp, vp, prefix, prefix, 0, 0, col);
                 for (int b = 0; b < branchStart.length; b++) {
                     int n = episode.branches().get(b).ids().length;
-                    float[] qb = block(q, branchStart[b], n, col);
-                    float[] kc = concat(kp, block(k, branchStart[b], n, col));
-                    float[] vc = concat(vp, block(v, branchStart[b], n, col));
-                    float[] ob = new float[n * hd];
-                    probs[head * (1 + branchStart.length) + 1 + b] = Ops.attention(qb, kc, vc, n, prefix + n, hd, prefix, ob);
-                    putBlock(ctx, ob, branchStart[b], n, col);
+                    segment(first + 1 + b, block(q, branchStart[b], n, col), concat(kp, block(k, branchStart[b], n, col)),
+                            concat(vp, block(v, branchStart[b], n, col)), n, prefix + n, prefix, branchStart[b], col);
                 }
+            }
+
+            private void segment(int index, float[] qs, float[] ks, float[] vs, int nq, int nk, int offset, int row,
+                                 int col) {
+                float[] o = new float[nq * hd];
+                probs[index] = Ops.attention(qs, ks, vs, nq, nk, hd, offset, o);
+                operands[index] = new float[][]{qs, ks, vs};
+                putBlock(ctx, o, row, nq, col);
             }
 
             float[] backward(float[] dOut, Grads g) {
@@ -634,25 +635,16 @@ public final class CogVlmNet {
 
             void attendHeadBackward(int head, float[] dCtx, float[] dq, float[] dk, float[] dv) {
                 int col = head * hd;
-                float[] qp = block(q, 0, prefix, col);
-                float[] kp = block(k, 0, prefix, col);
-                float[] vp = block(v, 0, prefix, col);
-                float[] dqp = new float[prefix * hd];
+                int first = head * (1 + branchStart.length);
                 float[] dkp = new float[prefix * hd];
                 float[] dvp = new float[prefix * hd];
-                Ops.attentionBackward(qp, kp, vp, probs[head * (1 + branchStart.length)], prefix, prefix, hd,
-                        block(dCtx, 0, prefix, col), dqp, dkp, dvp);
+                float[] dqp = segmentBackward(first, prefix, prefix, 0, col, dCtx, dkp, dvp);
+                addBlock(dq, dqp, 0, 0, prefix, col);
                 for (int b = 0; b < branchStart.length; b++) {
                     int n = episode.branches().get(b).ids().length;
-                    int nk = prefix + n;
-                    float[] qb = block(q, branchStart[b], n, col);
-                    float[] kc = concat(kp, block(k, branchStart[b], n, col));
-                    float[] vc = concat(vp, block(v, branchStart[b], n, col));
-                    float[] dqb = new float[n * hd];
-                    float[] dkc = new float[nk * hd];
-                    float[] dvc = new float[nk * hd];
-                    Ops.attentionBackward(qb, kc, vc, probs[head * (1 + branchStart.length) + 1 + b], n, nk, hd,
-                            block(dCtx, branchStart[b], n, col), dqb, dkc, dvc);
+                    float[] dkc = new float[(prefix + n) * hd];
+                    float[] dvc = new float[(prefix + n) * hd];
+                    float[] dqb = segmentBackward(first + 1 + b, n, prefix + n, branchStart[b], col, dCtx, dkc, dvc);
                     for (int i = 0; i < prefix * hd; i++) {
                         dkp[i] += dkc[i];
                         dvp[i] += dvc[i];
@@ -661,9 +653,18 @@ public final class CogVlmNet {
                     addBlock(dk, dkc, prefix, branchStart[b], n, col);
                     addBlock(dv, dvc, prefix, branchStart[b], n, col);
                 }
-                addBlock(dq, dqp, 0, 0, prefix, col);
                 addBlock(dk, dkp, 0, 0, prefix, col);
                 addBlock(dv, dvp, 0, 0, prefix, col);
+            }
+
+            /** Backward of one {@link #segment}: returns dq, adds into {@code dks} and {@code dvs}. */
+            private float[] segmentBackward(int index, int nq, int nk, int row, int col, float[] dCtx, float[] dks,
+                                            float[] dvs) {
+                float[][] qkv = operands[index];
+                float[] dqs = new float[nq * hd];
+                Ops.attentionBackward(qkv[0], qkv[1], qkv[2], probs[index], nq, nk, hd, block(dCtx, row, nq, col), dqs,
+                        dks, dvs);
+                return dqs;
             }
         }
 
@@ -740,10 +741,13 @@ public final class CogVlmNet {
                         w(s + "attention.query_key_value.bias"), qkv);
                 float[] ctx = new float[t * vh];
                 float[][] probs = new float[vheads][];
+                float[][] heads = new float[3 * vheads][];
                 for (int head = 0; head < vheads; head++) {
                     float[] o = new float[t * vd];
-                    probs[head] = Ops.attention(columns(qkv, t, 3 * vh, head * vd, vd), columns(qkv, t, 3 * vh, vh + head * vd, vd),
-                            columns(qkv, t, 3 * vh, 2 * vh + head * vd, vd), t, t, vd, t, o);
+                    for (int part = 0; part < 3; part++) {
+                        heads[3 * head + part] = columns(qkv, t, 3 * vh, part * vh + head * vd, vd);
+                    }
+                    probs[head] = Ops.attention(heads[3 * head], heads[3 * head + 1], heads[3 * head + 2], t, t, vd, t, o);
                     putColumns(ctx, t, vh, head * vd, vd, o);
                 }
                 float[] att = new float[t * vh];
@@ -769,6 +773,7 @@ public final class CogVlmNet {
                 }
                 acts.add(new float[][]{x, qkv, ctx, att, x1, f1, g, m});
                 acts.add(probs);
+                acts.add(heads);
                 return x2;
             }
 
@@ -828,8 +833,9 @@ public final class CogVlmNet {
 
             float[] layerBackward(int l, float[] dOut, Grads gr) {
                 String s = V + "transformer.layers." + l + ".";
-                float[][] a = acts.get(2 * l);
-                float[][] probs = acts.get(2 * l + 1);
+                float[][] a = acts.get(3 * l);
+                float[][] probs = acts.get(3 * l + 1);
+                float[][] heads = acts.get(3 * l + 2);
                 float[] x = a[0];
                 float[] qkv = a[1];
                 float[] ctx = a[2];
@@ -861,8 +867,7 @@ public final class CogVlmNet {
                     float[] dq = new float[t * vd];
                     float[] dk = new float[t * vd];
                     float[] dv = new float[t * vd];
-                    Ops.attentionBackward(columns(qkv, t, 3 * vh, head * vd, vd), columns(qkv, t, 3 * vh, vh + head * vd, vd),
-                            columns(qkv, t, 3 * vh, 2 * vh + head * vd, vd), probs[head], t, t, vd,
+                    Ops.attentionBackward(heads[3 * head], heads[3 * head + 1], heads[3 * head + 2], probs[head], t, t, vd,
                             columns(dCtx, t, vh, head * vd, vd), dq, dk, dv);
                     putColumns(dqkv, t, 3 * vh, head * vd, vd, dq);
                     putColumns(dqkv, t, 3 * vh, vh + head * vd, vd, dk);

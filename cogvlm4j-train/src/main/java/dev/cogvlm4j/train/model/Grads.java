@@ -31,8 +31,8 @@ public final class Grads {
         return buffers.computeIfAbsent(name, k -> new float[p.value().length]);
     }
 
-    /** Adds these buffers into the parameters' gradients, scaled, and clears them. */
-    public void drainInto(List<Param> order, float scale) {
+    /** Adds these buffers into the parameters' gradients and clears them. */
+    public void drainInto(List<Param> order) {
         for (Param p : order) {
             float[] b = buffers.get(p.name());
             if (b == null) {
@@ -40,7 +40,7 @@ public final class Grads {
             }
             float[] g = p.grad();
             for (int i = 0; i < b.length; i++) {
-                g[i] += b[i] * scale;
+                g[i] += b[i];
                 b[i] = 0f;
             }
         }

@@ -159,6 +159,20 @@ class CogVlmNetTest {
     }
 
     @Test
+    void imageAttentionIsTheShareOfTextAttentionOnTheImageSlots() {
+        CogVlmNet net = net(16);
+        Episode e = episode(17);
+        double[] share = net.imageAttention(e);
+        assertEquals(2, share.length);
+        for (double a : share) {
+            assertTrue(a > 0 && a < 1, "a probability share, got " + a);
+        }
+        // Text only: there are no image slots to attend to.
+        Episode text = Episode.blank(e.branches());
+        assertTrue(net.imageAttention(text)[0] > 0, "blank slots are attended");
+    }
+
+    @Test
     void frozenParametersGetNoGradientBuffer() {
         CogVlmNet net = net(8);
         for (Param p : net.params()) {
