@@ -20,8 +20,9 @@ import picocli.CommandLine.Spec;
 /** Trains a CogVLM-layout model on the shapes world, stage by stage, resuming where a killed run stopped. */
 @Command(name = "train", mixinStandardHelpOptions = true,
         description = {"Train a CogVLM-architecture model on the synthetic shapes world (the paper's recipe).",
-                "(0) Pretrain the language model on the world's text, then with it frozen train the vision tower,",
-                "adapter and visual experts on (1) captions, (2) grounding, (3) every question type.",
+                "(0) Pretrain the language model on the world's text and the vision tower on per-patch labels,",
+                "then with the language model frozen train the adapter and visual experts (and the tower, gently) on",
+                "(1) captions, (2) grounding, (3) every question type.",
                 "Checkpoints go to --out; rerunning the same command resumes an interrupted stage exactly."})
 final class TrainCommand implements Callable<Integer> {
     @Option(names = "--config", required = true, paramLabel = "FILE", description = "Recipe JSON (e.g. recipes/shapes.json).")

@@ -30,7 +30,8 @@ public record Recipe(long seed, boolean deepFusion, int tokenizerScenes, int tok
      * One stage.
      *
      * @param name            its name (the folder of its outputs)
-     * @param types           question types trained on, or {@code text} for language-model pretraining
+     * @param types           question types trained on, {@code text} for language-model pretraining, or
+     *                        {@code patches} for the vision tower's own pretraining on per-patch labels
      * @param steps           optimizer steps
      * @param batch           episodes per step (images, or text episodes)
      * @param questions       questions (branches) per episode
@@ -38,20 +39,27 @@ public record Recipe(long seed, boolean deepFusion, int tokenizerScenes, int tok
      * @param minLr           final learning rate of the cosine decay
      * @param warmup          warm-up steps
      * @param towerLr         learning-rate multiplier of the vision tower (0.1 in instruction tuning)
+     * @param expertsLr       learning-rate multiplier of the visual experts (which start as copies of trained
+     *                        language weights, so may need a gentler rate than the parts learned from scratch)
      * @param checkpointEvery steps between checkpoints
      * @param beta2           AdamW's second-moment decay
      * @param maxShapes       most shapes per training scene (a curriculum may start below the world's four)
      */
     public record Stage(String name, Set<String> types, int steps, int batch, int questions, float lr, float minLr,
-                        int warmup, float towerLr, int checkpointEvery, float beta2, int maxShapes) {
+                        int warmup, float towerLr, float expertsLr, int checkpointEvery, float beta2, int maxShapes) {
         /** Whether this is the text-only language-model stage. */
         public boolean text() {
             return types.contains("text");
         }
+
+        /** Whether this stage pretrains the vision tower alone on per-patch labels. */
+        public boolean patches() {
+            return types.contains("patches");
+        }
     }
 
     /** The question types a stage may name. */
-    public static final Set<String> TYPES = Set.of("text", "caption", "caption_boxes", "count", "colour", "shape", "grounding");
+    public static final Set<String> TYPES = Set.of("text", "patches", "caption", "caption_boxes", "count", "colour", "shape", "grounding");
 
     /** Reads and validates a recipe file; problems are reported as one-line {@link IllegalArgumentException}s. */
     public static Recipe load(Path file) throws IOException {
@@ -91,14 +99,16 @@ public record Recipe(long seed, boolean deepFusion, int tokenizerScenes, int tok
                 }
                 types.add(t.asText());
             }
-            if (types.isEmpty() || (types.contains("text") && types.size() > 1)) {
-                throw new IllegalArgumentException(source + ": stage " + name + ": types must be [\"text\"] or image question types");
+            if (types.isEmpty() || ((types.contains("text") || types.contains("patches")) && types.size() > 1)) {
+                throw new IllegalArgumentException(source + ": stage " + name
+                        + ": types must be [\"text\"], [\"patches\"] or image question types");
             }
             int steps = positive(s, "steps", source, name);
             stages.add(new Stage(name, types, steps, positive(s, "batch", source, name),
                     positive(s, "questions", source, name), (float) s.path("lr").asDouble(1e-3),
                     (float) s.path("min_lr").asDouble(s.path("lr").asDouble(1e-3) * 0.1),
                     s.path("warmup").asInt(Math.min(50, steps / 10)), (float) s.path("tower_lr").asDouble(1.0),
+                    (float) s.path("experts_lr").asDouble(1.0),
                     s.path("checkpoint_every").asInt(25), (float) s.path("beta2").asDouble(0.95),
                     s.path("max_shapes").asInt(4)));
         }

@@ -165,12 +165,15 @@ public final class Trainer {
                         + ", which has not finished; run it first (or --stage all)");
             }
             net = loadWeights(config, out.resolve(prev.name()).resolve("state.safetensors"), null);
+            // The first stage after the language model draws the vision side afresh; the first stage that runs
+            // images through the decoder (right away, or after the tower's own pretraining) starts the visual
+            // experts from the language weights.
             if (prev.text() && !stage.text()) {
                 net.reinitializeVision(recipe.seed() + index);
-                if (recipe.deepFusion()) {
-                    net.initVisualExpertsFromLanguage();
-                    listener.message(stage.name() + ": visual experts initialised from the language model's weights");
-                }
+            }
+            if ((prev.text() || prev.patches()) && !stage.text() && !stage.patches() && recipe.deepFusion()) {
+                net.initVisualExpertsFromLanguage();
+                listener.message(stage.name() + ": visual experts initialised from the language model's weights");
             }
         }
         configure(net, stage);
@@ -237,16 +240,21 @@ public final class Trainer {
         for (Param p : net.params()) {
             String n = p.name();
             boolean trainable;
-            if (stage.text()) {
+            if (n.startsWith(CogVlmNet.TRAINING_ONLY)) {
+                trainable = stage.patches();
+            } else if (stage.patches()) {
+                trainable = CogVlmNet.isTower(n);
+            } else if (stage.text()) {
                 trainable = CogVlmNet.isLanguage(n);
             } else if (CogVlmNet.isLanguage(n)) {
                 trainable = false;
-            } else if (n.contains("vision_expert") || n.contains("vision_mlp")) {
+            } else if (CogVlmNet.isVisualExpert(n)) {
                 trainable = recipe.deepFusion();
             } else {
                 trainable = true;
             }
-            net.configure(n, !trainable, CogVlmNet.isTower(n) ? stage.towerLr() : 1f);
+            net.configure(n, !trainable, CogVlmNet.isTower(n) ? stage.towerLr()
+                    : CogVlmNet.isVisualExpert(n) ? stage.expertsLr() : 1f);
         }
     }
 
@@ -258,6 +266,8 @@ public final class Trainer {
                     + (long) step * 4099 + i);
             if (stage.text()) {
                 out[i] = factory.text(r, stage.questions());
+            } else if (stage.patches()) {
+                out[i] = factory.patches(ShapesWorld.scene(r, stage.maxShapes()));
             } else {
                 Episode e = null;
                 while (e == null) {
@@ -344,8 +354,11 @@ public final class Trainer {
         SafeTensorsWriter w = new SafeTensorsWriter().metadata("format", "pt");
         for (Param p : net.params()) {
             String name = p.name();
+            if (name.startsWith(CogVlmNet.TRAINING_ONLY)) {
+                continue;
+            }
             float[] v = p.value();
-            if (!net.visualExperts() && (name.contains("vision_expert") || name.contains("vision_mlp"))) {
+            if (!net.visualExperts() && CogVlmNet.isVisualExpert(name)) {
                 v = net.param(name.replace("vision_expert", "language_expert").replace("vision_mlp", "language_mlp")).value();
             }
             w.bf16(name, v, net.shape(name));

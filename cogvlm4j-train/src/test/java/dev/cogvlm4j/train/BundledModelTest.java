@@ -27,16 +27,20 @@ class BundledModelTest {
             assertTrue(f.entries().containsKey("model.layers.0.self_attn.vision_expert_query_key_value.weight"));
             assertTrue(f.entries().containsKey("model.vision.linear_proj.dense_4h_to_h.weight"));
             f.entries().values().forEach(e -> assertEquals(DType.BF16, e.dtype(), e.name()));
+            assertTrue(f.entries().keySet().stream().noneMatch(n -> n.startsWith("train.")),
+                    "training-only tensors (the tower's patch head) are never exported");
         }
     }
 
     @Test
-    void answersColourAndCountQuestionsWellAboveChance() {
+    void answersCountColourAndShapeQuestionsWellAboveChance() {
         try (CogVlm m = CogVlm.load(MODEL)) {
             Evaluator.Report r = Evaluator.evaluate(m, 4242, 30, null);
-            // Chance is about 17% for colours and under 40% for counts; the README gives the full 200-scene figures.
+            // Chance is about 17% for colours, 33% for shapes and under 40% for counts; the README gives the full
+            // 200-scene figures (62%, 65% and 96%).
             assertTrue(r.accuracy("colour") >= 0.4, "colour accuracy " + r.accuracy("colour"));
-            assertTrue(r.accuracy("count") >= 0.45, "count accuracy " + r.accuracy("count"));
+            assertTrue(r.accuracy("shape") >= 0.5, "shape accuracy " + r.accuracy("shape"));
+            assertTrue(r.accuracy("count") >= 0.85, "count accuracy " + r.accuracy("count"));
         }
     }
 }

@@ -111,6 +111,81 @@ class TrainerTest {
     }
 
     @Test
+    void thePatchStageTrainsOnlyTheTowerAndNeverExportsItsHead(@TempDir Path dir) throws Exception {
+        String withPatches = RECIPE.formatted("deep").replace("""
+                   {"name": "caption",""", """
+                   {"name": "patches", "types": ["patches"], "steps": 4, "batch": 2, "questions": 1, "lr": 2e-3,
+                    "warmup": 1, "checkpoint_every": 2},
+                   {"name": "caption",""");
+        Recipe r = Recipe.parse(new ObjectMapper().readTree(withPatches), "test");
+        assertEquals(List.of("lm", "patches", "caption"), r.stages().stream().map(Recipe.Stage::name).toList());
+        List<String> messages = new java.util.ArrayList<>();
+        Trainer t = new Trainer(r, dir, new Trainer.Listener() {
+            @Override
+            public void step(Trainer.StepReport report) {
+            }
+
+            @Override
+            public void message(String m) {
+                messages.add(m);
+            }
+        });
+        t.runAll();
+        try (SafeTensorsFile before = SafeTensorsFile.open(dir.resolve("lm/state.safetensors"));
+             SafeTensorsFile after = SafeTensorsFile.open(dir.resolve("patches/state.safetensors"))) {
+            for (String n : after.entries().keySet()) {
+                if (n.startsWith("adam.")) {
+                    continue;
+                }
+                boolean same = java.util.Arrays.equals(before.floats(n), after.floats(n));
+                if (dev.cogvlm4j.train.model.CogVlmNet.isTower(n) || n.startsWith("train.")) {
+                    assertTrue(!same || n.endsWith("bias") || n.contains("norm"), n + " should have learned");
+                } else if (!n.startsWith("model.vision.")) {
+                    // Adapter, boi and eoi are redrawn when vision starts; everything outside the vision side stays.
+                    assertTrue(same, n + " must not change in the tower's pretraining");
+                }
+            }
+        }
+        // The visual experts start from the language weights when images first reach the decoder, after the
+        // tower's pretraining; the head exists only in training states.
+        assertTrue(messages.stream().anyMatch(m -> m.startsWith("caption: visual experts initialised")), messages.toString());
+        try (SafeTensorsFile model = SafeTensorsFile.open(dir.resolve("caption/model/model.safetensors"))) {
+            assertTrue(model.entries().keySet().stream().noneMatch(n -> n.startsWith("train.")));
+        }
+        try (CogVlm m = CogVlm.load(dir.resolve("caption/model"))) {
+            assertEquals(2, Evaluator.evaluate(m, 5, 2, null).asked().get("caption"));
+        }
+    }
+
+    @Test
+    void patchLabelsNameTheObjectCoveringMostOfEachPatch(@TempDir Path dir) throws Exception {
+        // The test recipe's tower sees 112 px in 28 px patches: a 4x4 grid whose cells are 56 world pixels.
+        Trainer t = new Trainer(recipe("deep"), dir, QUIET);
+        Tokenizer tok = Tokenizers.load(t.tokenizerDir());
+        EpisodeFactory f = new EpisodeFactory(tok, dev.cogvlm4j.model.CogVlmConfig.parse(t.modelConfig(tok), Set.of()));
+        var red = dev.cogvlm4j.train.world.Shape.Colour.RED;
+        var blue = dev.cogvlm4j.train.world.Shape.Colour.BLUE;
+        var square = dev.cogvlm4j.train.world.Shape.Kind.SQUARE;
+        ShapesWorld.Scene scene = new ShapesWorld.Scene(new int[]{255, 255, 255}, List.of(
+                // Exactly cell (1, 1).
+                new dev.cogvlm4j.train.world.Shape(square, red, new int[]{220, 40, 40}, 56, 56, 112, 112),
+                // Straddles four cells: 9.2% of cell (2, 2), 6.9% of (1, 2), less of the others.
+                new dev.cogvlm4j.train.world.Shape(square, blue, new int[]{40, 80, 220}, 100, 150, 128, 178)));
+        Episode.PatchTargets p = f.patches(scene).patches();
+        int none = Episode.PatchTargets.KINDS - 1;
+        for (int i = 0; i < 16; i++) {
+            int expected = i == 5 || i == 10 ? square.ordinal() : none;
+            assertEquals(expected, p.kind()[i], "cell " + i);
+        }
+        assertEquals(red.ordinal(), p.colour()[5]);
+        assertEquals(blue.ordinal(), p.colour()[10]);
+        assertEquals(Episode.PatchTargets.COLOURS - 1, p.colour()[9]);
+        assertArrayEquals(new float[]{0.25f, 0.25f, 0.5f, 0.5f}, java.util.Arrays.copyOfRange(p.box(), 20, 24));
+        assertArrayEquals(new float[]{100 / 224f, 150 / 224f, 128 / 224f, 178 / 224f},
+                java.util.Arrays.copyOfRange(p.box(), 40, 44));
+    }
+
+    @Test
     void aStageNeedsItsPredecessor(@TempDir Path dir) {
         Trainer t = new Trainer(recipe("deep"), dir, QUIET);
         IllegalStateException e = assertThrows(IllegalStateException.class, () -> t.runStage("caption", -1));
@@ -124,6 +199,7 @@ class TrainerTest {
                 "{\"model\": {\"vision_config\": {}}, \"stages\": []}",
                 "{\"model\": {\"vision_config\": {}}, \"stages\": [{\"name\": \"x\", \"types\": [\"poems\"], \"steps\": 1, \"batch\": 1, \"questions\": 1}]}",
                 "{\"model\": {\"vision_config\": {}}, \"stages\": [{\"name\": \"x\", \"types\": [\"caption\"], \"steps\": 0, \"batch\": 1, \"questions\": 1}]}",
+                "{\"model\": {\"vision_config\": {}}, \"stages\": [{\"name\": \"x\", \"types\": [\"patches\", \"count\"], \"steps\": 1, \"batch\": 1, \"questions\": 1}]}",
                 "{\"fusion\": \"medium\", \"model\": {\"vision_config\": {}}, \"stages\": [{\"name\": \"x\", \"types\": [\"caption\"], \"steps\": 1, \"batch\": 1, \"questions\": 1}]}")) {
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Recipe.parse(m.readTree(bad), "r.json"), bad);
             assertTrue(e.getMessage().startsWith("r.json:") && !e.getMessage().contains("\n"), e.getMessage());

@@ -3,6 +3,7 @@ package dev.cogvlm4j.train.data;
 import dev.cogvlm4j.model.CogVlmConfig;
 import dev.cogvlm4j.text.Tokenizer;
 import dev.cogvlm4j.train.model.Episode;
+import dev.cogvlm4j.train.world.Shape;
 import dev.cogvlm4j.train.world.ShapesWorld;
 import dev.cogvlm4j.vision.ImagePreprocessor;
 import java.util.ArrayList;
@@ -69,6 +70,54 @@ public final class EpisodeFactory {
         }
         return new Episode(pixels(scene), branches);
     }
+
+    /**
+     * The tower's pretraining example for a scene: the image, and for each patch of the tower's grid the object
+     * covering most of its pixels (at least {@link #MIN_COVER} of them, else none) with that object's box.
+     */
+    public Episode patches(ShapesWorld.Scene scene) {
+        int grid = config.vision().grid();
+        int n = grid * grid;
+        int[] kind = new int[n];
+        int[] colour = new int[n];
+        float[] box = new float[4 * n];
+        float side = ShapesWorld.SIZE;
+        for (int gy = 0; gy < grid; gy++) {
+            for (int gx = 0; gx < grid; gx++) {
+                int x0 = gx * ShapesWorld.SIZE / grid;
+                int x1 = (gx + 1) * ShapesWorld.SIZE / grid;
+                int y0 = gy * ShapesWorld.SIZE / grid;
+                int y1 = (gy + 1) * ShapesWorld.SIZE / grid;
+                Shape best = null;
+                int most = (int) Math.ceil(MIN_COVER * (x1 - x0) * (y1 - y0)) - 1;
+                for (Shape s : scene.shapes()) {
+                    int covered = 0;
+                    for (int y = Math.max(y0, s.y0()); y < Math.min(y1, s.y1()); y++) {
+                        for (int x = Math.max(x0, s.x0()); x < Math.min(x1, s.x1()); x++) {
+                            covered += ShapesWorld.covers(s, x, y) ? 1 : 0;
+                        }
+                    }
+                    if (covered > most) {
+                        most = covered;
+                        best = s;
+                    }
+                }
+                int i = gy * grid + gx;
+                kind[i] = best == null ? Episode.PatchTargets.KINDS - 1 : best.kind().ordinal();
+                colour[i] = best == null ? Episode.PatchTargets.COLOURS - 1 : best.colour().ordinal();
+                if (best != null) {
+                    box[4 * i] = best.x0() / side;
+                    box[4 * i + 1] = best.y0() / side;
+                    box[4 * i + 2] = best.x1() / side;
+                    box[4 * i + 3] = best.y1() / side;
+                }
+            }
+        }
+        return new Episode(pixels(scene), List.of(), new Episode.PatchTargets(kind, colour, box));
+    }
+
+    /** Least share of a patch's pixels an object must cover to be that patch's label. */
+    static final double MIN_COVER = 0.08;
 
     /** The image as the vision tower receives it. */
     public float[] pixels(ShapesWorld.Scene scene) {

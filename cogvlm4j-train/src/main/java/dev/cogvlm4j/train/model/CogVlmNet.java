@@ -93,14 +93,29 @@ public final class CogVlmNet {
         }
         net.ones("model.norm.weight", h);
         net.normal("lm_head.weight", r, 0.02, c.vocabSize(), h);
+        int[] heads = {Episode.PatchTargets.KINDS, Episode.PatchTargets.COLOURS, 4};
+        String[] names = {"kind", "colour", "box"};
+        for (int i = 0; i < heads.length; i++) {
+            net.normal(PATCH_HEAD + names[i] + ".weight", r, 0.02, heads[i], vh);
+            net.zeros(PATCH_HEAD + names[i] + ".bias", heads[i]);
+        }
         return net;
     }
+
+    /** Tensors that exist only for training (the tower's pretraining head); never exported. */
+    public static final String TRAINING_ONLY = "train.";
+    private static final String PATCH_HEAD = TRAINING_ONLY + "patch_head.";
+    /** Weight of the box's squared error against the two cross-entropies. */
+    private static final float BOX_WEIGHT = 10f;
 
     /** A net over the given weights (each must have its shape's element count). */
     public static CogVlmNet of(CogVlmConfig c, Map<String, float[]> weights) {
         CogVlmNet net = initialize(c, 0);
         for (Map.Entry<String, Param> e : net.params.entrySet()) {
             float[] w = weights.get(e.getKey());
+            if (w == null && e.getKey().startsWith(TRAINING_ONLY)) {
+                continue;
+            }
             if (w == null) {
                 throw new IllegalArgumentException("missing tensor " + e.getKey());
             }
@@ -257,7 +272,12 @@ public final class CogVlmNet {
 
     /** Whether a tensor belongs to the language model (embeddings, language experts, norms, head). */
     public static boolean isLanguage(String name) {
-        return !name.startsWith(V) && !name.contains("vision_expert") && !name.contains("vision_mlp");
+        return !name.startsWith(V) && !name.startsWith(TRAINING_ONLY) && !isVisualExpert(name);
+    }
+
+    /** Whether a tensor is a visual expert's (its attention or MLP weights in a decoder layer). */
+    public static boolean isVisualExpert(String name) {
+        return name.contains("vision_expert") || name.contains("vision_mlp");
     }
 
     /** Whether a tensor belongs to the vision tower proper (not the adapter). */
@@ -276,13 +296,77 @@ public final class CogVlmNet {
      * {@code lossScale × Σ cross-entropy} over its target tokens; returns that (unscaled) sum.
      */
     public double forwardBackward(Episode e, Grads grads, float lossScale) {
+        if (e.patches() != null) {
+            return patchStep(e, grads, lossScale);
+        }
         Pass pass = new Pass(e);
         pass.forward();
         return pass.backward(grads, lossScale);
     }
 
+    /**
+     * The tower's pretraining step: the patch features through three linear heads, cross-entropy on each patch's
+     * kind and colour plus {@link #BOX_WEIGHT} × the squared error of the box on covered patches, summed over
+     * patches. With {@code grads} null only the loss is computed.
+     */
+    private double patchStep(Episode e, Grads grads, float lossScale) {
+        Episode.PatchTargets t = e.patches();
+        int n = t.kind().length;
+        int vh = config.vision().hiddenSize();
+        Pass.Tower tower = new Pass(e).new Tower(e.pixels());
+        float[] feats = tower.forwardFeatures();
+        if (feats.length != n * vh) {
+            throw new IllegalArgumentException("patch targets for " + n + " patches, the tower has " + feats.length / vh);
+        }
+        boolean[] all = new boolean[n];
+        Arrays.fill(all, true);
+        float[] kind = new float[n * Episode.PatchTargets.KINDS];
+        float[] colour = new float[n * Episode.PatchTargets.COLOURS];
+        float[] box = new float[n * 4];
+        Ops.linear(feats, n, vh, w(PATCH_HEAD + "kind.weight"), Episode.PatchTargets.KINDS, w(PATCH_HEAD + "kind.bias"), kind);
+        Ops.linear(feats, n, vh, w(PATCH_HEAD + "colour.weight"), Episode.PatchTargets.COLOURS,
+                w(PATCH_HEAD + "colour.bias"), colour);
+        Ops.linear(feats, n, vh, w(PATCH_HEAD + "box.weight"), 4, w(PATCH_HEAD + "box.bias"), box);
+        float[] dKind = new float[kind.length];
+        float[] dColour = new float[colour.length];
+        float[] dBox = new float[box.length];
+        // Ops.crossEntropy averages over the patches; the step's loss is their sum.
+        double loss = n * Ops.crossEntropy(kind, n, Episode.PatchTargets.KINDS, t.kind(), all, dKind)
+                + n * Ops.crossEntropy(colour, n, Episode.PatchTargets.COLOURS, t.colour(), all, dColour);
+        for (int i = 0; i < n; i++) {
+            if (t.covered(i)) {
+                for (int c = 4 * i; c < 4 * i + 4; c++) {
+                    float d = box[c] - t.box()[c];
+                    loss += BOX_WEIGHT * d * d;
+                    dBox[c] = 2 * BOX_WEIGHT * d * lossScale;
+                }
+            }
+        }
+        if (grads == null) {
+            return loss;
+        }
+        for (int i = 0; i < dKind.length; i++) {
+            dKind[i] *= n * lossScale;
+        }
+        for (int i = 0; i < dColour.length; i++) {
+            dColour[i] *= n * lossScale;
+        }
+        float[] dFeats = new float[feats.length];
+        Ops.linearBackward(feats, n, vh, w(PATCH_HEAD + "kind.weight"), Episode.PatchTargets.KINDS, dKind, dFeats,
+                grads.of(PATCH_HEAD + "kind.weight"), grads.of(PATCH_HEAD + "kind.bias"));
+        Ops.linearBackward(feats, n, vh, w(PATCH_HEAD + "colour.weight"), Episode.PatchTargets.COLOURS, dColour, dFeats,
+                grads.of(PATCH_HEAD + "colour.weight"), grads.of(PATCH_HEAD + "colour.bias"));
+        Ops.linearBackward(feats, n, vh, w(PATCH_HEAD + "box.weight"), 4, dBox, dFeats, grads.of(PATCH_HEAD + "box.weight"),
+                grads.of(PATCH_HEAD + "box.bias"));
+        tower.backwardFeatures(dFeats, grads);
+        return loss;
+    }
+
     /** Mean cross-entropy of an episode (no gradients), for checks. */
     public double loss(Episode e) {
+        if (e.patches() != null) {
+            return patchStep(e, null, 1f) / e.targetCount();
+        }
         Pass pass = new Pass(e);
         pass.forward();
         return pass.crossEntropy(new float[pass.logits.length]) / e.targetCount();
@@ -695,6 +779,12 @@ public final class CogVlmNet {
 
             /** Image rows {@code [boi; adapter(patches); eoi]}. */
             float[] forward() {
+                forwardFeatures();
+                return adapterForward();
+            }
+
+            /** The tower's output for each patch, {@code [patches, vision hidden]} (cls dropped). */
+            float[] forwardFeatures() {
                 int p = config.vision().patchSize();
                 unfolded = Ops.unfold(pixels, 3, config.vision().imageSize(), p);
                 float[] pe = new float[patches * vh];
@@ -711,6 +801,11 @@ public final class CogVlmNet {
                     x = layerForward(l, x);
                 }
                 feats = Arrays.copyOfRange(x, vh, x.length);
+                return feats;
+            }
+
+            /** The GLU adapter over {@link #feats}, between boi and eoi. */
+            float[] adapterForward() {
                 y = new float[patches * h];
                 Ops.linear(feats, patches, vh, w(V + "linear_proj.linear_proj.weight"), h, null, y);
                 normed = new float[y.length];
@@ -808,6 +903,11 @@ public final class CogVlmNet {
                 float[] dFeats = new float[feats.length];
                 Ops.linearBackward(feats, patches, vh, w(V + "linear_proj.linear_proj.weight"), h, dy, dFeats,
                         gr.of(V + "linear_proj.linear_proj.weight"), null);
+                backwardFeatures(dFeats, gr);
+            }
+
+            /** Backward of {@link #forwardFeatures} from the gradient of the patch features. */
+            void backwardFeatures(float[] dFeats, Grads gr) {
                 float[] dx = new float[t * vh];
                 System.arraycopy(dFeats, 0, dx, vh, dFeats.length);
                 for (int l = config.vision().numLayers() - 1; l >= 0; l--) {

@@ -12,8 +12,43 @@ import java.util.List;
  * @param pixels   the image as the preprocessor normalizes it ({@code [3, S, S]}); null for text only; an empty
  *                 array for a blank image (the image slots are present and hold zero vectors, see {@link #blank})
  * @param branches the token branches
+ * @param patches  per-patch labels when the episode trains the tower alone (no branches then), else null
  */
-public record Episode(float[] pixels, List<Branch> branches) {
+public record Episode(float[] pixels, List<Branch> branches, PatchTargets patches) {
+    /** An episode of token branches (text, or questions about an image). */
+    public Episode(float[] pixels, List<Branch> branches) {
+        this(pixels, branches, null);
+    }
+
+    /**
+     * What the vision tower must see in each patch before it ever meets the language model: the kind and colour of
+     * the object that covers most of the patch (or "none"), and that object's box. It stands in for the
+     * pretraining of EVA2-CLIP, which the real CogVLM starts from; a tower trained from nothing through a frozen
+     * language model gets one answer per question to learn from, here it gets one label per patch.
+     *
+     * @param kind   per patch, the object's kind {@code 0..KINDS-2} or {@code KINDS-1} for none
+     * @param colour per patch, the object's colour {@code 0..COLOURS-2} or {@code COLOURS-1} for none
+     * @param box    per patch, the object's box {@code (x0, y0, x1, y1)} as fractions of the image side (unused
+     *               where there is no object)
+     */
+    public record PatchTargets(int[] kind, int[] colour, float[] box) {
+        /** Kind classes: the world's three shapes and none. */
+        public static final int KINDS = 4;
+        /** Colour classes: the world's six colours and none. */
+        public static final int COLOURS = 7;
+
+        public PatchTargets {
+            if (colour.length != kind.length || box.length != 4 * kind.length) {
+                throw new IllegalArgumentException("patch targets need a kind, a colour and four box values per patch");
+            }
+        }
+
+        /** Whether patch {@code i} shows an object. */
+        public boolean covered(int i) {
+            return kind[i] != KINDS - 1;
+        }
+    }
+
     /**
      * A token branch.
      *
@@ -58,8 +93,8 @@ public record Episode(float[] pixels, List<Branch> branches) {
         return pixels != null && pixels.length > 0;
     }
 
-    /** Positions with a target, over all branches. */
+    /** Positions with a target, over all branches (patches, when the episode trains the tower alone). */
     public int targetCount() {
-        return branches.stream().mapToInt(Branch::targetCount).sum();
+        return patches != null ? patches.kind().length : branches.stream().mapToInt(Branch::targetCount).sum();
     }
 }

@@ -118,7 +118,7 @@ public final class ShapesWorld {
     }
 
     /** Whether pixel (x, y) of the box belongs to the shape (sampled at the pixel centre). */
-    static boolean covers(Shape s, int x, int y) {
+    public static boolean covers(Shape s, int x, int y) {
         double w = s.x1() - s.x0();
         double h = s.y1() - s.y0();
         double px = x + 0.5 - s.x0();
