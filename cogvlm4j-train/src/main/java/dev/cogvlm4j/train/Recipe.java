@@ -104,11 +104,11 @@ public record Recipe(long seed, boolean deepFusion, int tokenizerScenes, int tok
                         + ": types must be [\"text\"], [\"patches\"] or image question types");
             }
             int steps = positive(s, "steps", source, name);
+            double lr = rate(s, "lr", 1e-3, source, name);
             stages.add(new Stage(name, types, steps, positive(s, "batch", source, name),
-                    positive(s, "questions", source, name), (float) s.path("lr").asDouble(1e-3),
-                    (float) s.path("min_lr").asDouble(s.path("lr").asDouble(1e-3) * 0.1),
-                    s.path("warmup").asInt(Math.min(50, steps / 10)), (float) s.path("tower_lr").asDouble(1.0),
-                    (float) s.path("experts_lr").asDouble(1.0),
+                    positive(s, "questions", source, name), (float) lr, (float) rate(s, "min_lr", lr * 0.1, source, name),
+                    s.path("warmup").asInt(Math.min(50, steps / 10)), (float) rate(s, "tower_lr", 1.0, source, name),
+                    (float) rate(s, "experts_lr", 1.0, source, name),
                     s.path("checkpoint_every").asInt(25), (float) s.path("beta2").asDouble(0.95),
                     s.path("max_shapes").asInt(4)));
         }
@@ -121,6 +121,19 @@ public record Recipe(long seed, boolean deepFusion, int tokenizerScenes, int tok
         return new Recipe(root.path("seed").asLong(1), fusion.equals("deep"), root.path("tokenizer").path("scenes").asInt(2000),
                 root.path("tokenizer").path("merges").asInt(150), (ObjectNode) model, List.copyOf(stages),
                 root.path("threads").asInt(0));
+    }
+
+    /** A learning rate or multiplier: a finite number, zero or more (zero holds those weights still). */
+    private static double rate(JsonNode s, String key, double fallback, String source, String stage) {
+        JsonNode v = s.get(key);
+        if (v == null) {
+            return fallback;
+        }
+        if (!v.isNumber() || !Double.isFinite(v.asDouble()) || v.asDouble() < 0 || v.asDouble() > 1e3) {
+            throw new IllegalArgumentException(source + ": stage " + stage + ": \"" + key
+                    + "\" must be a number from 0 to 1000, not " + v);
+        }
+        return v.asDouble();
     }
 
     private static int positive(JsonNode s, String key, String source, String stage) {

@@ -200,6 +200,9 @@ class TrainerTest {
                 "{\"model\": {\"vision_config\": {}}, \"stages\": [{\"name\": \"x\", \"types\": [\"poems\"], \"steps\": 1, \"batch\": 1, \"questions\": 1}]}",
                 "{\"model\": {\"vision_config\": {}}, \"stages\": [{\"name\": \"x\", \"types\": [\"caption\"], \"steps\": 0, \"batch\": 1, \"questions\": 1}]}",
                 "{\"model\": {\"vision_config\": {}}, \"stages\": [{\"name\": \"x\", \"types\": [\"patches\", \"count\"], \"steps\": 1, \"batch\": 1, \"questions\": 1}]}",
+                "{\"model\": {\"vision_config\": {}}, \"stages\": [{\"name\": \"x\", \"types\": [\"caption\"], \"steps\": 1, \"batch\": 1, \"questions\": 1, \"experts_lr\": -1}]}",
+                "{\"model\": {\"vision_config\": {}}, \"stages\": [{\"name\": \"x\", \"types\": [\"caption\"], \"steps\": 1, \"batch\": 1, \"questions\": 1, \"tower_lr\": \"fast\"}]}",
+                "{\"model\": {\"vision_config\": {}}, \"stages\": [{\"name\": \"x\", \"types\": [\"caption\"], \"steps\": 1, \"batch\": 1, \"questions\": 1, \"lr\": 1e308}]}",
                 "{\"fusion\": \"medium\", \"model\": {\"vision_config\": {}}, \"stages\": [{\"name\": \"x\", \"types\": [\"caption\"], \"steps\": 1, \"batch\": 1, \"questions\": 1}]}")) {
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Recipe.parse(m.readTree(bad), "r.json"), bad);
             assertTrue(e.getMessage().startsWith("r.json:") && !e.getMessage().contains("\n"), e.getMessage());

@@ -71,6 +71,9 @@ public final class EpisodeFactory {
         return new Episode(pixels(scene), branches);
     }
 
+    /** Least share of a patch's pixels an object must cover to be that patch's label. */
+    static final double MIN_COVER = 0.08;
+
     /**
      * The tower's pretraining example for a scene: the image, and for each patch of the tower's grid the object
      * covering most of its pixels (at least {@link #MIN_COVER} of them, else none) with that object's box.
@@ -115,9 +118,6 @@ public final class EpisodeFactory {
         }
         return new Episode(pixels(scene), List.of(), new Episode.PatchTargets(kind, colour, box));
     }
-
-    /** Least share of a patch's pixels an object must cover to be that patch's label. */
-    static final double MIN_COVER = 0.08;
 
     /** The image as the vision tower receives it. */
     public float[] pixels(ShapesWorld.Scene scene) {

@@ -93,11 +93,9 @@ public final class CogVlmNet {
         }
         net.ones("model.norm.weight", h);
         net.normal("lm_head.weight", r, 0.02, c.vocabSize(), h);
-        int[] heads = {Episode.PatchTargets.KINDS, Episode.PatchTargets.COLOURS, 4};
-        String[] names = {"kind", "colour", "box"};
-        for (int i = 0; i < heads.length; i++) {
-            net.normal(PATCH_HEAD + names[i] + ".weight", r, 0.02, heads[i], vh);
-            net.zeros(PATCH_HEAD + names[i] + ".bias", heads[i]);
+        for (int i = 0; i < PATCH_HEADS.length; i++) {
+            net.normal(PATCH_HEAD + PATCH_HEADS[i] + ".weight", r, 0.02, PATCH_WIDTHS[i], vh);
+            net.zeros(PATCH_HEAD + PATCH_HEADS[i] + ".bias", PATCH_WIDTHS[i]);
         }
         return net;
     }
@@ -105,10 +103,16 @@ public final class CogVlmNet {
     /** Tensors that exist only for training (the tower's pretraining head); never exported. */
     public static final String TRAINING_ONLY = "train.";
     private static final String PATCH_HEAD = TRAINING_ONLY + "patch_head.";
+    /** The patch head's three linear maps: kind logits, colour logits, box; and their output widths. */
+    private static final String[] PATCH_HEADS = {"kind", "colour", "box"};
+    private static final int[] PATCH_WIDTHS = {Episode.PatchTargets.KINDS, Episode.PatchTargets.COLOURS, 4};
     /** Weight of the box's squared error against the two cross-entropies. */
     private static final float BOX_WEIGHT = 10f;
 
-    /** A net over the given weights (each must have its shape's element count). */
+    /**
+     * A net over the given weights (each must have its shape's element count). Training-only tensors may be absent,
+     * as they are from an exported checkpoint; they keep their initialisation.
+     */
     public static CogVlmNet of(CogVlmConfig c, Map<String, float[]> weights) {
         CogVlmNet net = initialize(c, 0);
         for (Map.Entry<String, Param> e : net.params.entrySet()) {
@@ -318,46 +322,41 @@ public final class CogVlmNet {
         if (feats.length != n * vh) {
             throw new IllegalArgumentException("patch targets for " + n + " patches, the tower has " + feats.length / vh);
         }
+        float[][] out = new float[3][];
+        float[][] dOut = new float[3][];
+        for (int h = 0; h < 3; h++) {
+            out[h] = new float[n * PATCH_WIDTHS[h]];
+            dOut[h] = new float[n * PATCH_WIDTHS[h]];
+            String head = PATCH_HEAD + PATCH_HEADS[h];
+            Ops.linear(feats, n, vh, w(head + ".weight"), PATCH_WIDTHS[h], w(head + ".bias"), out[h]);
+        }
         boolean[] all = new boolean[n];
         Arrays.fill(all, true);
-        float[] kind = new float[n * Episode.PatchTargets.KINDS];
-        float[] colour = new float[n * Episode.PatchTargets.COLOURS];
-        float[] box = new float[n * 4];
-        Ops.linear(feats, n, vh, w(PATCH_HEAD + "kind.weight"), Episode.PatchTargets.KINDS, w(PATCH_HEAD + "kind.bias"), kind);
-        Ops.linear(feats, n, vh, w(PATCH_HEAD + "colour.weight"), Episode.PatchTargets.COLOURS,
-                w(PATCH_HEAD + "colour.bias"), colour);
-        Ops.linear(feats, n, vh, w(PATCH_HEAD + "box.weight"), 4, w(PATCH_HEAD + "box.bias"), box);
-        float[] dKind = new float[kind.length];
-        float[] dColour = new float[colour.length];
-        float[] dBox = new float[box.length];
-        // Ops.crossEntropy averages over the patches; the step's loss is their sum.
-        double loss = n * Ops.crossEntropy(kind, n, Episode.PatchTargets.KINDS, t.kind(), all, dKind)
-                + n * Ops.crossEntropy(colour, n, Episode.PatchTargets.COLOURS, t.colour(), all, dColour);
+        // Ops.crossEntropy averages over the patches and gives the gradient of that mean; the step's loss is their sum.
+        double loss = n * Ops.crossEntropy(out[0], n, PATCH_WIDTHS[0], t.kind(), all, dOut[0])
+                + n * Ops.crossEntropy(out[1], n, PATCH_WIDTHS[1], t.colour(), all, dOut[1]);
         for (int i = 0; i < n; i++) {
             if (t.covered(i)) {
                 for (int c = 4 * i; c < 4 * i + 4; c++) {
-                    float d = box[c] - t.box()[c];
+                    float d = out[2][c] - t.box()[c];
                     loss += BOX_WEIGHT * d * d;
-                    dBox[c] = 2 * BOX_WEIGHT * d * lossScale;
+                    dOut[2][c] = 2 * BOX_WEIGHT * d;
                 }
             }
         }
         if (grads == null) {
             return loss;
         }
-        for (int i = 0; i < dKind.length; i++) {
-            dKind[i] *= n * lossScale;
-        }
-        for (int i = 0; i < dColour.length; i++) {
-            dColour[i] *= n * lossScale;
-        }
         float[] dFeats = new float[feats.length];
-        Ops.linearBackward(feats, n, vh, w(PATCH_HEAD + "kind.weight"), Episode.PatchTargets.KINDS, dKind, dFeats,
-                grads.of(PATCH_HEAD + "kind.weight"), grads.of(PATCH_HEAD + "kind.bias"));
-        Ops.linearBackward(feats, n, vh, w(PATCH_HEAD + "colour.weight"), Episode.PatchTargets.COLOURS, dColour, dFeats,
-                grads.of(PATCH_HEAD + "colour.weight"), grads.of(PATCH_HEAD + "colour.bias"));
-        Ops.linearBackward(feats, n, vh, w(PATCH_HEAD + "box.weight"), 4, dBox, dFeats, grads.of(PATCH_HEAD + "box.weight"),
-                grads.of(PATCH_HEAD + "box.bias"));
+        for (int h = 0; h < 3; h++) {
+            float scale = h < 2 ? n * lossScale : lossScale;
+            for (int i = 0; i < dOut[h].length; i++) {
+                dOut[h][i] *= scale;
+            }
+            String head = PATCH_HEAD + PATCH_HEADS[h];
+            Ops.linearBackward(feats, n, vh, w(head + ".weight"), PATCH_WIDTHS[h], dOut[h], dFeats,
+                    grads.of(head + ".weight"), grads.of(head + ".bias"));
+        }
         tower.backwardFeatures(dFeats, grads);
         return loss;
     }

@@ -41,6 +41,12 @@ public record Episode(float[] pixels, List<Branch> branches, PatchTargets patche
             if (colour.length != kind.length || box.length != 4 * kind.length) {
                 throw new IllegalArgumentException("patch targets need a kind, a colour and four box values per patch");
             }
+            for (int i = 0; i < kind.length; i++) {
+                if (kind[i] < 0 || kind[i] >= KINDS || colour[i] < 0 || colour[i] >= COLOURS) {
+                    throw new IllegalArgumentException("patch " + i + ": kind " + kind[i] + " or colour " + colour[i]
+                            + " is not a class (0.." + (KINDS - 1) + ", 0.." + (COLOURS - 1) + ")");
+                }
+            }
         }
 
         /** Whether patch {@code i} shows an object. */

@@ -1,6 +1,7 @@
 package dev.cogvlm4j.train.model;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -170,6 +171,22 @@ class CogVlmNetTest {
         }
         float[] head = g.of("train.patch_head.box.weight");
         assertTrue(java.util.stream.IntStream.range(0, head.length).anyMatch(i -> head[i] != 0f), "the box head learns");
+    }
+
+    @Test
+    void malformedPatchTargetsAreRejected() {
+        float[] box = new float[16];
+        assertThrows(IllegalArgumentException.class, () -> new Episode.PatchTargets(new int[4], new int[3], box));
+        assertThrows(IllegalArgumentException.class, () -> new Episode.PatchTargets(new int[4], new int[4], new float[15]));
+        assertThrows(IllegalArgumentException.class,
+                () -> new Episode.PatchTargets(new int[]{0, 4, 0, 0}, new int[4], box), "kind 4 is not a class");
+        assertThrows(IllegalArgumentException.class,
+                () -> new Episode.PatchTargets(new int[4], new int[]{0, 0, -1, 0}, box), "colour -1 is not a class");
+        // Labels for another grid than the tower's: one line, not an index error deep in the heads.
+        Episode wrongGrid = new Episode(episode(23).pixels(), List.of(),
+                new Episode.PatchTargets(new int[9], new int[9], new float[36]));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> net(24).loss(wrongGrid));
+        assertTrue(e.getMessage().contains("9 patches"), e.getMessage());
     }
 
     @Test
