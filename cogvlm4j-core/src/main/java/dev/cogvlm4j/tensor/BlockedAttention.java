@@ -46,20 +46,7 @@ final class BlockedAttention {
                 float[] p = new float[rows * m];
                 for (int i = 0; i < rows; i++) {
                     int limit = causal ? Math.min(keys0, past + i0 + i + 1) : keys0;
-                    float max = Float.NEGATIVE_INFINITY;
-                    for (int j = 0; j < limit; j++) {
-                        max = Math.max(max, sBlock[i * keys0 + j] * scale);
-                    }
-                    float sum = 0f;
-                    for (int j = 0; j < limit; j++) {
-                        float e = (float) Math.exp(sBlock[i * keys0 + j] * scale - max);
-                        p[i * m + j] = e;
-                        sum += e;
-                    }
-                    float inv = 1f / sum;
-                    for (int j = 0; j < limit; j++) {
-                        p[i * m + j] *= inv;
-                    }
+                    Activations.softmax(sBlock, i * keys0, scale, limit, p, i * m);
                 }
                 float[] o = new float[rows * d];
                 Gemm.matmul(p, rows, valuesT, null, o);

@@ -35,7 +35,7 @@ final class JavaKernels implements Kernels {
 
     @Override
     public void rmsNorm(float[] x, int n, int dim, float[] weight, float eps, float[] out) {
-        for (int r = 0; r < n; r++) {
+        forRows(n, dim, r -> {
             int o = r * dim;
             double ss = 0;
             for (int i = 0; i < dim; i++) {
@@ -45,12 +45,12 @@ final class JavaKernels implements Kernels {
             for (int i = 0; i < dim; i++) {
                 out[o + i] = weight[i] * (x[o + i] * inv);
             }
-        }
+        });
     }
 
     @Override
     public void layerNorm(float[] x, int n, int dim, float[] weight, float[] bias, float eps, float[] out) {
-        for (int r = 0; r < n; r++) {
+        forRows(n, dim, r -> {
             int o = r * dim;
             double mean = 0;
             for (int i = 0; i < dim; i++) {
@@ -67,23 +67,29 @@ final class JavaKernels implements Kernels {
             for (int i = 0; i < dim; i++) {
                 out[o + i] = (float) ((x[o + i] - mean) * inv) * weight[i] + bias[i];
             }
-        }
+        });
+    }
+
+    /** Runs {@code body} for each of {@code n} rows of {@code dim}, in parallel blocks of rows when there are many. */
+    private static void forRows(int n, int dim, java.util.function.IntConsumer body) {
+        int blocks = (int) Math.min(4L * Parallel.threads(), Math.max(1, (long) n * dim / (1 << 15)));
+        blocks = Math.min(blocks, n);
+        int per = (n + Math.max(1, blocks) - 1) / Math.max(1, blocks);
+        Parallel.range(blocks, b -> {
+            for (int r = b * per; r < Math.min(n, (b + 1) * per); r++) {
+                body.accept(r);
+            }
+        });
     }
 
     @Override
     public void gelu(float[] x, int len) {
-        for (int i = 0; i < len; i++) {
-            double v = x[i];
-            x[i] = (float) (0.5 * v * (1.0 + Erf.erf(v / Math.sqrt(2.0))));
-        }
+        Activations.gelu(x, len);
     }
 
     @Override
     public void siluGate(float[] gate, float[] up, int len) {
-        for (int i = 0; i < len; i++) {
-            float g = gate[i];
-            gate[i] = g / (1f + (float) Math.exp(-g)) * up[i];
-        }
+        Activations.siluGate(gate, up, len);
     }
 
     @Override
@@ -146,25 +152,14 @@ final class JavaKernels implements Kernels {
             int limit = causal ? Math.min(m, past + i + 1) : m;
             float[] scores = new float[limit];
             int qo = qOff + i * qStride + h * d;
-            float max = Float.NEGATIVE_INFINITY;
             for (int j = 0; j < limit; j++) {
-                float s = VectorOps.dot(q, qo, k, kOff + j * kvStride + g * d, d) * scale;
-                scores[j] = s;
-                if (s > max) {
-                    max = s;
-                }
+                scores[j] = VectorOps.dot(q, qo, k, kOff + j * kvStride + g * d, d);
             }
-            float sum = 0f;
-            for (int j = 0; j < limit; j++) {
-                float e = (float) Math.exp(scores[j] - max);
-                scores[j] = e;
-                sum += e;
-            }
+            Activations.softmax(scores, 0, scale, limit, scores, 0);
             int oo = i * heads * d + h * d;
             java.util.Arrays.fill(out, oo, oo + d, 0f);
-            float inv = 1f / sum;
             for (int j = 0; j < limit; j++) {
-                VectorOps.axpy(scores[j] * inv, v, vOff + j * kvStride + g * d, out, oo, d);
+                VectorOps.axpy(scores[j], v, vOff + j * kvStride + g * d, out, oo, d);
             }
         });
     }

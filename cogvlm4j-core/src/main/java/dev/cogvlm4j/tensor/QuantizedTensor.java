@@ -152,10 +152,11 @@ public abstract sealed class QuantizedTensor extends Tensor permits QuantizedTen
             FloatVector d = FloatVector.broadcast(F, scale(block));
             for (int v = 0; v < 16; v += F.length()) {
                 // Nibbles are split in int lanes: x86 has no byte shifts, so a byte-lane shift is emulated slowly.
+                // Zero-extended, the high nibble needs no mask after its shift.
                 IntVector q = (IntVector) ByteVector.fromMemorySegment(B, data, base + 2 + v, java.nio.ByteOrder.LITTLE_ENDIAN)
-                        .convertShape(VectorOperators.B2I, I, 0);
+                        .convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0);
                 ((FloatVector) q.and(0x0f).sub(8).convert(VectorOperators.I2F, 0)).mul(d).intoArray(dst, off + v);
-                ((FloatVector) q.lanewise(VectorOperators.ASHR, 4).and(0x0f).sub(8).convert(VectorOperators.I2F, 0))
+                ((FloatVector) q.lanewise(VectorOperators.LSHR, 4).sub(8).convert(VectorOperators.I2F, 0))
                         .mul(d).intoArray(dst, off + 16 + v);
             }
         }
@@ -183,9 +184,9 @@ public abstract sealed class QuantizedTensor extends Tensor permits QuantizedTen
                 FloatVector sum = FloatVector.zero(F);
                 for (int v = 0; v < 16; v += F.length()) {
                     IntVector q = (IntVector) ByteVector.fromMemorySegment(B, data, bo + 2 + v, java.nio.ByteOrder.LITTLE_ENDIAN)
-                            .convertShape(VectorOperators.B2I, I, 0);
+                            .convertShape(VectorOperators.ZERO_EXTEND_B2I, I, 0);
                     FloatVector lo = (FloatVector) q.and(0x0f).convert(VectorOperators.I2F, 0);
-                    FloatVector hi = (FloatVector) q.lanewise(VectorOperators.ASHR, 4).and(0x0f).convert(VectorOperators.I2F, 0);
+                    FloatVector hi = (FloatVector) q.lanewise(VectorOperators.LSHR, 4).convert(VectorOperators.I2F, 0);
                     sum = lo.fma(FloatVector.fromArray(F, x, xb + v), sum);
                     sum = hi.fma(FloatVector.fromArray(F, x, xb + 16 + v), sum);
                 }
