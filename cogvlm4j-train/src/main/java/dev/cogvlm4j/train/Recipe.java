@@ -30,8 +30,9 @@ public record Recipe(long seed, boolean deepFusion, int tokenizerScenes, int tok
      * One stage.
      *
      * @param name            its name (the folder of its outputs)
-     * @param types           question types trained on, {@code text} for language-model pretraining, or
-     *                        {@code patches} for the vision tower's own pretraining on per-patch labels
+     * @param types           question types trained on; {@code text} and {@code reading} (either or both) for
+     *                        language-model pretraining, or {@code patches} for the vision tower's own pretraining on
+     *                        per-patch labels
      * @param steps           optimizer steps
      * @param batch           episodes per step (images, or text episodes)
      * @param questions       questions (branches) per episode
@@ -47,9 +48,9 @@ public record Recipe(long seed, boolean deepFusion, int tokenizerScenes, int tok
      */
     public record Stage(String name, Set<String> types, int steps, int batch, int questions, float lr, float minLr,
                         int warmup, float towerLr, float expertsLr, int checkpointEvery, float beta2, int maxShapes) {
-        /** Whether this is the text-only language-model stage. */
+        /** Whether this is a text-only language-model stage ({@code text}, {@code reading} or both). */
         public boolean text() {
-            return types.contains("text");
+            return types.contains("text") || types.contains("reading");
         }
 
         /** Whether this stage pretrains the vision tower alone on per-patch labels. */
@@ -59,7 +60,7 @@ public record Recipe(long seed, boolean deepFusion, int tokenizerScenes, int tok
     }
 
     /** The question types a stage may name. */
-    public static final Set<String> TYPES = Set.of("text", "patches", "caption", "caption_boxes", "count", "colour", "shape", "grounding");
+    public static final Set<String> TYPES = Set.of("text", "reading", "patches", "caption", "caption_boxes", "count", "colour", "shape", "grounding");
 
     /** Reads and validates a recipe file; problems are reported as one-line {@link IllegalArgumentException}s. */
     public static Recipe load(Path file) throws IOException {
@@ -99,9 +100,11 @@ public record Recipe(long seed, boolean deepFusion, int tokenizerScenes, int tok
                 }
                 types.add(t.asText());
             }
-            if (types.isEmpty() || ((types.contains("text") || types.contains("patches")) && types.size() > 1)) {
+            boolean language = types.contains("text") || types.contains("reading");
+            boolean languageOnly = types.stream().allMatch(t -> t.equals("text") || t.equals("reading"));
+            if (types.isEmpty() || (language && !languageOnly) || (types.contains("patches") && types.size() > 1)) {
                 throw new IllegalArgumentException(source + ": stage " + name
-                        + ": types must be [\"text\"], [\"patches\"] or image question types");
+                        + ": types must be text and/or reading, [\"patches\"], or image question types");
             }
             int steps = positive(s, "steps", source, name);
             double lr = rate(s, "lr", 1e-3, source, name);

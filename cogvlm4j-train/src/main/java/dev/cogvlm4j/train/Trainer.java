@@ -265,7 +265,11 @@ public final class Trainer {
             SplittableRandom r = new SplittableRandom(recipe.seed() * 0x9E3779B97F4A7C15L + index * 1_000_003L
                     + (long) step * 4099 + i);
             if (stage.text()) {
-                out[i] = factory.text(r, stage.questions());
+                // A stage of both kinds draws one per episode; a stage of one kind draws nothing extra, so a
+                // text-only recipe produces the same episodes as before the reading kind existed.
+                boolean both = stage.types().size() > 1;
+                boolean reading = both ? r.nextBoolean() : stage.types().contains("reading");
+                out[i] = reading ? factory.reading(r, stage.questions()) : factory.text(r, stage.questions());
             } else if (stage.patches()) {
                 out[i] = factory.patches(ShapesWorld.scene(r, stage.maxShapes()));
             } else {

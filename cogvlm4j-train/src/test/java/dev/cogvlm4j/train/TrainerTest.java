@@ -200,6 +200,7 @@ class TrainerTest {
                 "{\"model\": {\"vision_config\": {}}, \"stages\": [{\"name\": \"x\", \"types\": [\"poems\"], \"steps\": 1, \"batch\": 1, \"questions\": 1}]}",
                 "{\"model\": {\"vision_config\": {}}, \"stages\": [{\"name\": \"x\", \"types\": [\"caption\"], \"steps\": 0, \"batch\": 1, \"questions\": 1}]}",
                 "{\"model\": {\"vision_config\": {}}, \"stages\": [{\"name\": \"x\", \"types\": [\"patches\", \"count\"], \"steps\": 1, \"batch\": 1, \"questions\": 1}]}",
+                "{\"model\": {\"vision_config\": {}}, \"stages\": [{\"name\": \"x\", \"types\": [\"reading\", \"caption\"], \"steps\": 1, \"batch\": 1, \"questions\": 1}]}",
                 "{\"model\": {\"vision_config\": {}}, \"stages\": [{\"name\": \"x\", \"types\": [\"caption\"], \"steps\": 1, \"batch\": 1, \"questions\": 1, \"experts_lr\": -1}]}",
                 "{\"model\": {\"vision_config\": {}}, \"stages\": [{\"name\": \"x\", \"types\": [\"caption\"], \"steps\": 1, \"batch\": 1, \"questions\": 1, \"tower_lr\": \"fast\"}]}",
                 "{\"model\": {\"vision_config\": {}}, \"stages\": [{\"name\": \"x\", \"types\": [\"caption\"], \"steps\": 1, \"batch\": 1, \"questions\": 1, \"lr\": 1e308}]}",
@@ -234,5 +235,33 @@ class TrainerTest {
         assertEquals(3 * 112 * 112, e.pixels().length);
         assertEquals(3, e.branches().size());
         assertNotEquals(null, e);
+    }
+
+    @Test
+    void readingExercisesTargetOnlyTheAnswerAfterTheSceneInWords(@TempDir Path dir) throws Exception {
+        Trainer t = new Trainer(recipe("deep"), dir, QUIET);
+        Tokenizer tok = Tokenizers.load(t.tokenizerDir());
+        var config = dev.cogvlm4j.model.CogVlmConfig.parse(t.modelConfig(tok), Set.of());
+        Episode e = new EpisodeFactory(tok, config).reading(new SplittableRandom(4), 5);
+        assertEquals(5, e.branches().size());
+        assertTrue(!e.hasImageSlots(), "text only");
+        for (Episode.Branch b : e.branches()) {
+            String text = tok.decode(b.ids(), b.ids().length, true, false);
+            assertTrue(text.matches("An? .*") && text.contains("[[") && text.contains(" Question: ")
+                    && text.contains(" Answer: "), text);
+            // Targets start at the last prompt token ("Answer:") and end with </s>; nothing before has one.
+            int answer = tok.encode(text.substring(0, text.lastIndexOf(" Answer:") + 8)).length;
+            for (int i = 0; i < b.ids().length; i++) {
+                assertEquals(i >= answer - 1, b.targets()[i] >= 0, text + " @" + i);
+            }
+            assertEquals(2, b.targets()[b.ids().length - 1]);
+        }
+        // A stage may mix plain text and reading exercises; it trains like any language stage.
+        Recipe mixed = Recipe.parse(new ObjectMapper().readTree(RECIPE.formatted("deep")
+                .replace("\"types\": [\"text\"]", "\"types\": [\"text\", \"reading\"]")), "test");
+        assertTrue(mixed.stage("lm").text());
+        List<Double> losses = new Trainer(mixed, dir.resolve("mixed"), QUIET).runStage("lm", -1);
+        assertEquals(6, losses.size());
+        assertTrue(losses.stream().allMatch(l -> Double.isFinite(l) && l > 0), losses.toString());
     }
 }

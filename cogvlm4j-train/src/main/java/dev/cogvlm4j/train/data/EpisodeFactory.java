@@ -54,6 +54,24 @@ public final class EpisodeFactory {
     }
 
     /**
+     * Reading exercises for language-model pretraining: {@code branches} texts, each a scene in words (the caption
+     * with boxes) followed by one of its questions, with the answer and end-of-sequence as the only targets. With
+     * the loss on the answers alone, the model has to find what the question names in the text before it (an
+     * induction mechanism); that is the lookup the frozen model later needs to read image tokens, and plain text,
+     * where most tokens are unpredictable captions, teaches it too slowly to show within the budget.
+     */
+    public Episode reading(SplittableRandom r, int branches) {
+        List<Episode.Branch> out = new ArrayList<>();
+        while (out.size() < branches) {
+            ShapesWorld.Scene scene = ShapesWorld.scene(r);
+            List<ShapesWorld.QA> qs = ShapesWorld.questions(scene);
+            ShapesWorld.QA qa = qs.get(r.nextInt(qs.size()));
+            out.add(answerOnly(ShapesWorld.caption(scene, true) + " " + WorldText.prompt(qa.question()), qa.answer()));
+        }
+        return new Episode(null, out);
+    }
+
+    /**
      * One scene with up to {@code maxQuestions} of its questions whose type is in {@code types}, drawn without
      * replacement. Returns null when the scene has no question of those types.
      */
@@ -126,7 +144,11 @@ public final class EpisodeFactory {
 
     /** A question and its answer: the prompt's positions have no target, the answer's tokens and eos do. */
     public Episode.Branch qa(String question, String answer) {
-        String prompt = WorldText.prompt(question);
+        return answerOnly(WorldText.prompt(question), answer);
+    }
+
+    /** {@code prompt + " " + answer} with targets on the answer's tokens and eos only. */
+    private Episode.Branch answerOnly(String prompt, String answer) {
         int[] p = tokenizer.encode(prompt);
         int[] full = tokenizer.encode(prompt + " " + answer);
         if (full.length <= p.length || !Arrays.equals(p, Arrays.copyOf(full, p.length))) {
