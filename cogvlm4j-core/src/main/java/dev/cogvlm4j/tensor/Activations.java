@@ -8,9 +8,9 @@ import jdk.incubator.vector.VectorSpecies;
 
 /**
  * The elementwise activations (exact GELU, the SwiGLU gate) and attention's softmax on the Vector API, the first two
- * spread over the pool. They run over
- * every element of the widest activations there are (EVA2-CLIP-E's MLP: 1,226 × 15,360 values per layer, 63 layers),
- * so a scalar loop with a double-precision {@code Math.exp} per element costs seconds per image.
+ * spread over the pool. They run over every element of the widest activations there are (EVA2-CLIP-E's MLP: 1,226 ×
+ * 15,360 values per layer, 63 layers), so a scalar loop with a double-precision {@code Math.exp} per element costs
+ * seconds per image.
  *
  * <p>Only correctly rounded operations are used (add, multiply, fused multiply-add, divide, conversions, bit
  * operations): the Vector API's {@code EXP} is an intrinsic in compiled code and {@code Math.exp} per lane in the
