@@ -72,7 +72,7 @@ final class Activations {
      * {@code 1 + erf}, so large inputs come out correctly rounded instead of losing bits to a cancellation.
      */
     static void gelu(float[] x, int len) {
-        forChunks(len, (from, to) -> {
+        Parallel.ranges(len, GRAIN, F.length(), (from, to) -> {
             int i = from;
             int upper = from + F.loopBound(to - from);
             for (; i < upper; i += F.length()) {
@@ -108,7 +108,7 @@ final class Activations {
 
     /** {@code gate = silu(gate) · up = gate / (1 + e^−gate) · up}, in place. */
     static void siluGate(float[] gate, float[] up, int len) {
-        forChunks(len, (from, to) -> {
+        Parallel.ranges(len, GRAIN, F.length(), (from, to) -> {
             int i = from;
             int upper = from + F.loopBound(to - from);
             for (; i < upper; i += F.length()) {
@@ -169,18 +169,5 @@ final class Activations {
 
     private static FloatVector c(float v) {
         return FloatVector.broadcast(F, v);
-    }
-
-    private interface Chunk {
-        void run(int from, int to);
-    }
-
-    /** Splits {@code [0, len)} into vector-aligned chunks of about {@link #GRAIN} elements, run on the pool. */
-    private static void forChunks(int len, Chunk body) {
-        int chunks = Math.max(1, Math.min(4 * Parallel.threads(), len / GRAIN));
-        int per = (len + chunks - 1) / chunks;
-        per = (per + F.length() - 1) / F.length() * F.length();
-        int step = per;
-        Parallel.range((len + step - 1) / step, c -> body.run(c * step, Math.min(len, (c + 1) * step)));
     }
 }

@@ -64,9 +64,8 @@ final class Gemm {
         }
         if (bias != null) {
             // x·1 + y is exactly x + y: the same bits as a plain loop, on every thread.
-            int parts = Math.min(n, 4 * Parallel.threads());
-            Parallel.range(parts, part -> {
-                for (int i = part * n / parts; i < (part + 1) * n / parts; i++) {
+            Parallel.ranges(n, 1, 1, (from, to) -> {
+                for (int i = from; i < to; i++) {
                     VectorOps.axpy(1f, bias, 0, out, i * m, m);
                 }
             });

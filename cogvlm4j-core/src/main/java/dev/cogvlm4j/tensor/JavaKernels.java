@@ -72,11 +72,8 @@ final class JavaKernels implements Kernels {
 
     /** Runs {@code body} for each of {@code n} rows of {@code dim}, in parallel blocks of rows when there are many. */
     private static void forRows(int n, int dim, java.util.function.IntConsumer body) {
-        int blocks = (int) Math.min(4L * Parallel.threads(), Math.max(1, (long) n * dim / (1 << 15)));
-        blocks = Math.min(blocks, n);
-        int per = (n + Math.max(1, blocks) - 1) / Math.max(1, blocks);
-        Parallel.range(blocks, b -> {
-            for (int r = b * per; r < Math.min(n, (b + 1) * per); r++) {
+        Parallel.ranges(n, Math.max(1, (1 << 15) / Math.max(1, dim)), 1, (from, to) -> {
+            for (int r = from; r < to; r++) {
                 body.accept(r);
             }
         });

@@ -36,6 +36,26 @@ public final class Parallel {
         POOL.invoke(new Split(0, n, body));
     }
 
+    /** A half-open range of indices. */
+    public interface Range {
+        void run(int from, int to);
+    }
+
+    /**
+     * Splits {@code [0, n)} into contiguous ranges of at least {@code grain} indices (a multiple of {@code align}
+     * each, but the last), at most four per thread, and runs them on the pool: for work on every element or row of
+     * a large array, where one task per index would cost more in fork-joins than it saves.
+     */
+    public static void ranges(int n, long grain, int align, Range body) {
+        if (n <= 0) {
+            return;
+        }
+        int parts = (int) Math.max(1, Math.min(4L * THREADS, n / Math.max(1, grain)));
+        int per = (n + parts - 1) / parts;
+        int step = (per + align - 1) / align * align;
+        range((n + step - 1) / step, c -> body.run(c * step, Math.min(n, c * step + step)));
+    }
+
     private static final class Split extends RecursiveAction {
         private final int from;
         private final int to;

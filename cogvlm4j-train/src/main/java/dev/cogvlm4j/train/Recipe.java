@@ -50,7 +50,7 @@ public record Recipe(long seed, boolean deepFusion, int tokenizerScenes, int tok
                         int warmup, float towerLr, float expertsLr, int checkpointEvery, float beta2, int maxShapes) {
         /** Whether this is a text-only language-model stage ({@code text}, {@code reading} or both). */
         public boolean text() {
-            return types.contains("text") || types.contains("reading");
+            return types.stream().anyMatch(LANGUAGE_TYPES::contains);
         }
 
         /** Whether this stage pretrains the vision tower alone on per-patch labels. */
@@ -58,6 +58,9 @@ public record Recipe(long seed, boolean deepFusion, int tokenizerScenes, int tok
             return types.contains("patches");
         }
     }
+
+    /** The types of a language-model stage, which may be mixed with each other but with nothing else. */
+    static final Set<String> LANGUAGE_TYPES = Set.of("text", "reading");
 
     /** The question types a stage may name. */
     public static final Set<String> TYPES = Set.of("text", "reading", "patches", "caption", "caption_boxes", "count", "colour", "shape", "grounding");
@@ -100,9 +103,9 @@ public record Recipe(long seed, boolean deepFusion, int tokenizerScenes, int tok
                 }
                 types.add(t.asText());
             }
-            boolean language = types.contains("text") || types.contains("reading");
-            boolean languageOnly = types.stream().allMatch(t -> t.equals("text") || t.equals("reading"));
-            if (types.isEmpty() || (language && !languageOnly) || (types.contains("patches") && types.size() > 1)) {
+            boolean language = types.stream().anyMatch(LANGUAGE_TYPES::contains);
+            if (types.isEmpty() || (language && !LANGUAGE_TYPES.containsAll(types))
+                    || (types.contains("patches") && types.size() > 1)) {
                 throw new IllegalArgumentException(source + ": stage " + name
                         + ": types must be text and/or reading, [\"patches\"], or image question types");
             }
