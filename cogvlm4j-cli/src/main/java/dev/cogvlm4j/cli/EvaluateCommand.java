@@ -38,6 +38,11 @@ final class EvaluateCommand implements Callable<Integer> {
                     + "(e.g. the language-model stage's).")
     Path textBaseline;
 
+    @Option(names = "--in-words",
+            description = "Give each scene as text (its caption with boxes) instead of an image: the reading test for a "
+                    + "language-model stage, which has no vision to speak of yet.")
+    boolean inWords;
+
     @Option(names = "--label", paramLabel = "TEXT", description = "Row label of the Markdown table (default: the model folder).")
     String label;
 
@@ -59,7 +64,7 @@ final class EvaluateCommand implements Callable<Integer> {
             try (ProgressBar bar = new ProgressBarBuilder().setTaskName("evaluate").setInitialMax(images)
                     .setStyle(ProgressBarStyle.ASCII)
                     .setConsumer(new me.tongfei.progressbar.ConsoleProgressBarConsumer(System.err)).build()) {
-                r = Evaluator.evaluate(m, seed, images, bar::stepTo);
+                r = Evaluator.evaluate(m, seed, images, inWords, bar::stepTo);
             }
             Integer same = null;
             if (textBaseline != null) {
@@ -77,6 +82,7 @@ final class EvaluateCommand implements Callable<Integer> {
                 o.put("model", name);
                 o.put("images", r.images());
                 o.put("seed", r.seed());
+                o.put("scenes_as", inWords ? "text" : "images");
                 ObjectNode acc = o.putObject("accuracy");
                 r.asked().keySet().forEach(t -> acc.put(t, r.accuracy(t)));
                 acc.put("count_colour_shape", r.attributes());

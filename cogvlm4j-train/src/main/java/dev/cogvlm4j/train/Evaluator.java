@@ -4,6 +4,7 @@ import dev.cogvlm4j.Answer;
 import dev.cogvlm4j.CogVlm;
 import dev.cogvlm4j.Question;
 import dev.cogvlm4j.model.GenerationOptions;
+import dev.cogvlm4j.train.data.WorldText;
 import dev.cogvlm4j.train.world.ShapesWorld;
 import dev.cogvlm4j.vision.RgbImage;
 import java.util.LinkedHashMap;
@@ -57,6 +58,16 @@ public final class Evaluator {
 
     /** Asks every question of {@code images} scenes drawn from {@code seed}; {@code progress} gets the image index. */
     public static Report evaluate(CogVlm model, long seed, int images, IntConsumer progress) {
+        return evaluate(model, seed, images, false, progress);
+    }
+
+    /**
+     * As {@link #evaluate(CogVlm, long, int, IntConsumer)}; with {@code inWords} the scenes are given as text instead
+     * of images (the caption with boxes, then the chat prompt, under the {@code base} template), the reading
+     * exercise a language model must pass before visual experts can teach it to read the same facts from image
+     * tokens. Same scenes, questions and scoring either way.
+     */
+    public static Report evaluate(CogVlm model, long seed, int images, boolean inWords, IntConsumer progress) {
         SplittableRandom r = new SplittableRandom(seed);
         Map<String, Integer> asked = new LinkedHashMap<>();
         Map<String, Integer> correct = new LinkedHashMap<>();
@@ -64,9 +75,12 @@ public final class Evaluator {
         GenerationOptions greedy = GenerationOptions.greedy(128, false);
         for (int i = 0; i < images; i++) {
             ShapesWorld.Scene scene = ShapesWorld.scene(r);
-            RgbImage image = ShapesWorld.render(scene);
+            RgbImage image = inWords ? null : ShapesWorld.render(scene);
             for (ShapesWorld.QA qa : ShapesWorld.questions(scene)) {
-                Answer a = model.ask(Question.of(qa.question(), image), greedy, null);
+                Question q = inWords
+                        ? new Question(ShapesWorld.caption(scene, true) + " " + WorldText.prompt(qa.question()), List.of(), null, "base")
+                        : Question.of(qa.question(), image);
+                Answer a = model.ask(q, greedy, null);
                 String got = a.text().strip();
                 boolean ok = qa.type().equals("grounding") ? iou(got, qa.answer()) >= 0.5 : got.equals(qa.answer());
                 asked.merge(qa.type(), 1, Integer::sum);

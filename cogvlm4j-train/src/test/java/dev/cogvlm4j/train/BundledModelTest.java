@@ -1,6 +1,7 @@
 package dev.cogvlm4j.train;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.cogvlm4j.CogVlm;
@@ -41,6 +42,17 @@ class BundledModelTest {
             assertTrue(r.accuracy("colour") >= 0.4, "colour accuracy " + r.accuracy("colour"));
             assertTrue(r.accuracy("shape") >= 0.5, "shape accuracy " + r.accuracy("shape"));
             assertTrue(r.accuracy("count") >= 0.85, "count accuracy " + r.accuracy("count"));
+        }
+    }
+
+    @Test
+    void scenesInWordsAskTheSameQuestionsAsImages() {
+        try (CogVlm m = CogVlm.load(MODEL)) {
+            Evaluator.Report images = Evaluator.evaluate(m, 99, 6, false, null);
+            Evaluator.Report words = Evaluator.evaluate(m, 99, 6, true, null);
+            assertEquals(images.asked(), words.asked());
+            // The wrong answers quote the question only, never the scene text the model was given.
+            words.failures().forEach(f -> assertFalse(f.substring(0, f.indexOf(" -> ")).contains("[["), f));
         }
     }
 }
