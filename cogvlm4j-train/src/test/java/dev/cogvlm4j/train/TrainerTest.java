@@ -256,6 +256,19 @@ class TrainerTest {
             }
             assertEquals(2, b.targets()[b.ids().length - 1]);
         }
+        // Question types are drawn evenly: counting, four questions per scene, is not four times as frequent.
+        Episode many = new EpisodeFactory(tok, config).reading(new SplittableRandom(5), 600);
+        java.util.Map<String, Integer> kinds = new java.util.TreeMap<>();
+        for (Episode.Branch b : many.branches()) {
+            String q = tok.decode(b.ids(), b.ids().length, true, false);
+            q = q.substring(q.lastIndexOf(" Question: ") + 11);
+            String kind = q.startsWith("How many") ? "count" : q.startsWith("What color") ? "colour"
+                    : q.startsWith("What shape") ? "shape" : q.startsWith("Where") ? "grounding"
+                    : q.startsWith("Describe the image with boxes") ? "caption_boxes" : "caption";
+            kinds.merge(kind, 1, Integer::sum);
+        }
+        assertEquals(6, kinds.size(), kinds.toString());
+        kinds.forEach((k, n) -> assertTrue(n >= 50 && n <= 150, kinds.toString()));
         // A stage may mix plain text and reading exercises; it trains like any language stage.
         Recipe mixed = Recipe.parse(new ObjectMapper().readTree(RECIPE.formatted("deep")
                 .replace("\"types\": [\"text\"]", "\"types\": [\"text\", \"reading\"]")), "test");
@@ -263,5 +276,26 @@ class TrainerTest {
         List<Double> losses = new Trainer(mixed, dir.resolve("mixed"), QUIET).runStage("lm", -1);
         assertEquals(6, losses.size());
         assertTrue(losses.stream().allMatch(l -> Double.isFinite(l) && l > 0), losses.toString());
+    }
+
+    /** Every recipe in the repository parses, and each shallow arm runs its deep arm's stages on the same data. */
+    @Test
+    void shippedRecipesParseAndPairUp() throws Exception {
+        Path root = Path.of("..", "recipes");
+        List<Path> files;
+        try (var walk = Files.walk(root)) {
+            files = walk.filter(f -> f.toString().endsWith(".json")).sorted().toList();
+        }
+        assertTrue(files.size() >= 6, "recipes found: " + files);
+        for (Path f : files) {
+            Recipe r = Recipe.load(f);
+            if (!f.getFileName().toString().contains("shallow")) {
+                continue;
+            }
+            Recipe deep = Recipe.load(f.resolveSibling(f.getFileName().toString().replace("-shallow", "")));
+            assertTrue(deep.deepFusion() && !r.deepFusion(), f.toString());
+            assertEquals(deep.seed(), r.seed(), f.toString());
+            assertEquals(deep.stages(), r.stages(), f + ": the two arms must share stages, steps and data");
+        }
     }
 }
