@@ -96,6 +96,48 @@ final class VectorOps {
         }
     }
 
+    /**
+     * {@code s[so + u] = a[ao..ao+n) · b[bo + u·stride ..)} for u = 0..3: four dot products sharing each load of
+     * {@code a}, each with one accumulator and a fixed-order lane sum. {@code n} must be a multiple of the lane count.
+     */
+    static void dot4(float[] a, int ao, float[] b, int bo, int stride, int n, float[] s, int so) {
+        FloatVector s0 = FloatVector.zero(F);
+        FloatVector s1 = s0;
+        FloatVector s2 = s0;
+        FloatVector s3 = s0;
+        for (int i = 0; i < n; i += F.length()) {
+            FloatVector av = FloatVector.fromArray(F, a, ao + i);
+            s0 = FloatVector.fromArray(F, b, bo + i).fma(av, s0);
+            s1 = FloatVector.fromArray(F, b, bo + stride + i).fma(av, s1);
+            s2 = FloatVector.fromArray(F, b, bo + 2 * stride + i).fma(av, s2);
+            s3 = FloatVector.fromArray(F, b, bo + 3 * stride + i).fma(av, s3);
+        }
+        s[so] = sumLanes(s0);
+        s[so + 1] = sumLanes(s1);
+        s[so + 2] = sumLanes(s2);
+        s[so + 3] = sumLanes(s3);
+    }
+
+    /**
+     * {@code y[yo..yo+n) += Σ_u alpha[ao + u] · x[xo + u·stride ..)} for u = 0..3, added in that order: the same
+     * sums, rounding for rounding, as four {@link #axpy} calls, with {@code y} loaded and stored once. {@code n} must
+     * be a multiple of the lane count.
+     */
+    static void axpy4(float[] alpha, int ao, float[] x, int xo, int stride, float[] y, int yo, int n) {
+        FloatVector a0 = FloatVector.broadcast(F, alpha[ao]);
+        FloatVector a1 = FloatVector.broadcast(F, alpha[ao + 1]);
+        FloatVector a2 = FloatVector.broadcast(F, alpha[ao + 2]);
+        FloatVector a3 = FloatVector.broadcast(F, alpha[ao + 3]);
+        for (int i = 0; i < n; i += F.length()) {
+            FloatVector acc = FloatVector.fromArray(F, y, yo + i);
+            acc = FloatVector.fromArray(F, x, xo + i).fma(a0, acc);
+            acc = FloatVector.fromArray(F, x, xo + stride + i).fma(a1, acc);
+            acc = FloatVector.fromArray(F, x, xo + 2 * stride + i).fma(a2, acc);
+            acc = FloatVector.fromArray(F, x, xo + 3 * stride + i).fma(a3, acc);
+            acc.intoArray(y, yo + i);
+        }
+    }
+
     /** Dot product of {@code n} little-endian floats at byte {@code byteOff} of a segment with {@code x[xo..)}. */
     static float dotF32(MemorySegment seg, long byteOff, float[] x, int xo, int n) {
         int i = 0;

@@ -214,7 +214,9 @@ class KernelsTest {
 
     @ParameterizedTest
     @CsvSource({"5,5,2,2,8,true,0", "3,9,4,2,16,true,6", "7,11,2,1,4,false,0", "1,300,4,4,8,true,299",
-            "40,40,2,1,16,true,0", "300,300,4,2,32,false,0", "70,100,2,2,8,true,30", "600,600,2,2,16,true,0"})
+            "40,40,2,1,16,true,0", "300,300,4,2,32,false,0", "70,100,2,2,8,true,30", "600,600,2,2,16,true,0",
+            // Head sizes of whole vectors take the four-keys-at-a-time path, with remainders of 1 to 3 keys.
+            "1,1251,4,2,128,true,1250", "3,37,2,2,64,true,34", "2,21,4,4,112,false,0", "4,6,2,1,32,true,2"})
     void attentionMatchesSoftmaxReference(int n, int m, int heads, int kvHeads, int d, boolean causal, int past) {
         float[] q = random(n * heads * d);
         float[] kk = random(m * kvHeads * d);
