@@ -55,8 +55,7 @@ public final class EpisodeFactory {
 
     /**
      * Reading exercises for language-model pretraining: {@code branches} texts, each a scene in words (the caption
-     * with boxes) followed by one of its questions (a question type drawn first, uniformly among those the scene
-     * has, then a question of that type), with the answer and end-of-sequence as the only targets. With
+     * with boxes) followed by one of its questions, with the answer and end-of-sequence as the only targets. With
      * the loss on the answers alone, the model has to find what the question names in the text before it (an
      * induction mechanism); that is the lookup the frozen model later needs to read image tokens, and plain text,
      * where most tokens are unpredictable captions, teaches it too slowly to show within the budget.
@@ -65,13 +64,8 @@ public final class EpisodeFactory {
         List<Episode.Branch> out = new ArrayList<>();
         while (out.size() < branches) {
             ShapesWorld.Scene scene = ShapesWorld.scene(r);
-            // Balanced over question types: a scene asks four counts and two captions but often one colour
-            // question, and the lookups (colour, shape, where) are what the frozen model will need most.
             List<ShapesWorld.QA> qs = ShapesWorld.questions(scene);
-            List<String> types = qs.stream().map(ShapesWorld.QA::type).distinct().toList();
-            String type = types.get(r.nextInt(types.size()));
-            List<ShapesWorld.QA> ofType = qs.stream().filter(q -> q.type().equals(type)).toList();
-            ShapesWorld.QA qa = ofType.get(r.nextInt(ofType.size()));
+            ShapesWorld.QA qa = qs.get(r.nextInt(qs.size()));
             out.add(answerOnly(ShapesWorld.caption(scene, true) + " " + WorldText.prompt(qa.question()), qa.answer()));
         }
         return new Episode(null, out);
