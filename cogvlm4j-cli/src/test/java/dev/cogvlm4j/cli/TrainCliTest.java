@@ -50,6 +50,13 @@ class TrainCliTest {
         assertEquals(2, j.get("images").asInt());
         assertEquals(100, j.get("text_only_identical").asInt(), "the frozen language model answers text alike");
         assertTrue(j.get("accuracy").has("grounding"));
+        assertEquals("images", j.get("scenes_as").asText());
+        CliTest.Result words = CliTest.run("evaluate", "--model", run.resolve("lm/model").toString(), "--images", "2",
+                "--json", "--in-words");
+        assertEquals(0, words.code(), words.err());
+        JsonNode w = new ObjectMapper().readTree(words.out());
+        assertEquals("text", w.get("scenes_as").asText());
+        assertEquals(j.get("asked"), w.get("asked"), "the same scenes and questions, given in words");
         CliTest.Result run1 = CliTest.run("run", "--model", installed.toString(), "--image",
                 writeScene().toString(), "--prompt", "Describe the image.", "--max-new-tokens", "8");
         assertEquals(0, run1.code(), run1.err());
@@ -90,6 +97,7 @@ class TrainCliTest {
         CliTest.assertCleanError(CliTest.run("evaluate", "--model", model.toString(), "--images", "0"), "--images");
         CliTest.assertCleanError(CliTest.run("evaluate", "--model", model.toString(), "--images", "1",
                 "--text-identical-to", tmp.resolve("gone").toString()), "no such model folder");
+        CliTest.assertCleanError(CliTest.run("evaluate", "--model", model.toString(), "--in-words=maybe"), "--in-words");
         Path badDims = tmp.resolve("bad-dims.json");
         Files.writeString(badDims, RECIPE.replace("\"num_attention_heads\": 2", "\"num_attention_heads\": 3"));
         CliTest.assertCleanError(CliTest.run("train", "--config", badDims.toString(), "--out", tmp.resolve("b").toString()),

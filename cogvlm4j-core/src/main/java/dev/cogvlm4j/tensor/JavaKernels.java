@@ -142,7 +142,7 @@ final class JavaKernels implements Kernels {
         int group = heads / kvHeads;
         // Keys four at a time when a head is whole vectors: four independent sums share each load of the query,
         // and each output vector is loaded and stored once per four values, not once per value.
-        int four = d % VectorOps.F.length() == 0 ? 4 : Integer.MAX_VALUE;
+        boolean wholeVectors = d % VectorOps.F.length() == 0;
         // One query row and head at a time: its scores over all keys fit in a small scratch row, so memory stays
         // O(m) per thread.
         Parallel.range(n * heads, t -> {
@@ -152,8 +152,9 @@ final class JavaKernels implements Kernels {
             int limit = causal ? Math.min(m, past + i + 1) : m;
             float[] scores = new float[limit];
             int qo = qOff + i * qStride + h * d;
+            int byFour = wholeVectors ? limit - limit % 4 : 0;
             int j = 0;
-            for (; j + four <= limit; j += 4) {
+            for (; j < byFour; j += 4) {
                 VectorOps.dot4(q, qo, k, kOff + j * kvStride + g * d, kvStride, d, scores, j);
             }
             for (; j < limit; j++) {
@@ -162,7 +163,7 @@ final class JavaKernels implements Kernels {
             Activations.softmax(scores, 0, scale, limit, scores, 0);
             int oo = i * heads * d + h * d;
             java.util.Arrays.fill(out, oo, oo + d, 0f);
-            for (j = 0; j + four <= limit; j += 4) {
+            for (j = 0; j < byFour; j += 4) {
                 VectorOps.axpy4(scores, j, v, vOff + j * kvStride + g * d, kvStride, out, oo, d);
             }
             for (; j < limit; j++) {

@@ -78,7 +78,7 @@ public final class Evaluator {
             RgbImage image = inWords ? null : ShapesWorld.render(scene);
             for (ShapesWorld.QA qa : ShapesWorld.questions(scene)) {
                 Question q = inWords
-                        ? new Question(ShapesWorld.caption(scene, true) + " " + WorldText.prompt(qa.question()), List.of(), null, "base")
+                        ? new Question(WorldText.readingPrompt(scene, qa.question()), List.of(), null, "base")
                         : Question.of(qa.question(), image);
                 Answer a = model.ask(q, greedy, null);
                 String got = a.text().strip();

@@ -66,7 +66,7 @@ public final class EpisodeFactory {
             ShapesWorld.Scene scene = ShapesWorld.scene(r);
             List<ShapesWorld.QA> qs = ShapesWorld.questions(scene);
             ShapesWorld.QA qa = qs.get(r.nextInt(qs.size()));
-            out.add(answerOnly(ShapesWorld.caption(scene, true) + " " + WorldText.prompt(qa.question()), qa.answer()));
+            out.add(answerOnly(WorldText.readingPrompt(scene, qa.question()), qa.answer()));
         }
         return new Episode(null, out);
     }

@@ -21,7 +21,12 @@ public final class WorldText {
      * later reuse when the objects are image tokens instead of words.
      */
     public static String reading(ShapesWorld.Scene scene, ShapesWorld.QA qa) {
-        return ShapesWorld.caption(scene, true) + " " + prompt(qa.question()) + " " + qa.answer();
+        return readingPrompt(scene, qa.question()) + " " + qa.answer();
+    }
+
+    /** The scene in words (its caption with boxes), then the chat prompt for {@code question}: a reading exercise. */
+    public static String readingPrompt(ShapesWorld.Scene scene, String question) {
+        return ShapesWorld.caption(scene, true) + " " + prompt(question);
     }
 
     /** Every question of the scene as a chat transcript, plus its two captions as plain sentences. */
