@@ -32,6 +32,7 @@ final class Activations {
     private static final float EXP_MIN = -87.3f;
     private static final float EXP_MAX = 88.3f;
     private static final float INV_SQRT2 = 0.70710678118654752f;
+    private static final float INV_SQRT_2PI = 0.39894228040143268f;
 
     private Activations() {
     }
@@ -85,9 +86,8 @@ final class Activations {
         });
     }
 
-    private static FloatVector geluVector(FloatVector v) {
-        FloatVector z = v.abs().mul(INV_SQRT2);
-        FloatVector t = FloatVector.broadcast(F, 1f).div(z.fma(c(0.5f), c(1f)));
+    /** The exponent's polynomial in Numerical Recipes' erfc fit: {@code erfc(z) ≈ t·e^(−z² + P(t))}, t = 1/(1 + z/2). */
+    private static FloatVector erfcPolynomial(FloatVector t) {
         FloatVector p = FloatVector.broadcast(F, 0.17087277f);
         p = p.fma(t, c(-0.82215223f));
         p = p.fma(t, c(1.48851587f));
@@ -97,13 +97,65 @@ final class Activations {
         p = p.fma(t, c(0.09678418f));
         p = p.fma(t, c(0.37409196f));
         p = p.fma(t, c(1.00002368f));
-        p = p.fma(t, c(-1.26551223f));
+        return p.fma(t, c(-1.26551223f));
+    }
+
+    private static FloatVector geluVector(FloatVector v) {
+        FloatVector z = v.abs().mul(INV_SQRT2);
+        FloatVector t = FloatVector.broadcast(F, 1f).div(z.fma(c(0.5f), c(1f)));
+        FloatVector p = erfcPolynomial(t);
         // −z² = −x²/2 exactly as a rounded square and its rounding error (a fused multiply-add recovers it).
         FloatVector sq = v.mul(v);
         FloatVector sqErr = v.fma(v, sq.neg());
         FloatVector erfc = t.mul(exp(sq.mul(-0.5f), p.sub(sqErr.mul(0.5f))));
         FloatVector half = v.mul(0.5f).mul(erfc);
         return v.sub(half).blend(half, v.compare(VectorOperators.LT, 0f));
+    }
+
+    /**
+     * Backward of {@link #gelu}: {@code dx += dy · (Φ(x) + x·φ(x))}, Φ from the same erfc fit as the forward pass and
+     * φ from the same split exponent of −x²/2.
+     */
+    static void geluBackward(float[] x, float[] dy, float[] dx, int len) {
+        Parallel.ranges(len, GRAIN, F.length(), (from, to) -> {
+            for (int i = from; i < to; i += F.length()) {
+                VectorMask<Float> m = F.indexInRange(i, to);
+                FloatVector v = FloatVector.fromArray(F, x, i, m);
+                FloatVector d = FloatVector.fromArray(F, dy, i, m).mul(geluSlope(v));
+                FloatVector.fromArray(F, dx, i, m).add(d).intoArray(dx, i, m);
+            }
+        });
+    }
+
+    private static FloatVector geluSlope(FloatVector v) {
+        FloatVector z = v.abs().mul(INV_SQRT2);
+        FloatVector t = FloatVector.broadcast(F, 1f).div(z.fma(c(0.5f), c(1f)));
+        FloatVector p = erfcPolynomial(t);
+        FloatVector sq = v.mul(v);
+        FloatVector sqErr = v.fma(v, sq.neg());
+        FloatVector hi = sq.mul(-0.5f);
+        FloatVector lo = sqErr.mul(-0.5f);
+        FloatVector erfc = t.mul(exp(hi, p.add(lo)));
+        FloatVector halfErfc = erfc.mul(0.5f);
+        FloatVector cdf = c(1f).sub(halfErfc).blend(halfErfc, v.compare(VectorOperators.LT, 0f));
+        FloatVector pdf = exp(hi, lo).mul(INV_SQRT_2PI);
+        return v.fma(pdf, cdf);
+    }
+
+    /** Backward of {@link #siluGate}: {@code dg += dy·u·σ(g)·(1 + g·(1 − σ(g)))}, {@code du += dy·g·σ(g)}. */
+    static void siluGateBackward(float[] g, float[] u, float[] dy, float[] dg, float[] du, int len) {
+        Parallel.ranges(len, GRAIN, F.length(), (from, to) -> {
+            for (int i = from; i < to; i += F.length()) {
+                VectorMask<Float> m = F.indexInRange(i, to);
+                FloatVector gv = FloatVector.fromArray(F, g, i, m);
+                FloatVector d = FloatVector.fromArray(F, dy, i, m);
+                FloatVector sig = c(1f).div(exp(gv.neg()).add(1f));
+                FloatVector slope = gv.mul(c(1f).sub(sig)).add(1f).mul(sig);
+                FloatVector.fromArray(F, dg, i, m).add(d.mul(FloatVector.fromArray(F, u, i, m)).mul(slope))
+                        .intoArray(dg, i, m);
+                FloatVector.fromArray(F, du, i, m).add(d.mul(gv.mul(sig))).intoArray(du, i, m);
+            }
+        });
     }
 
     /** {@code gate = silu(gate) · up = gate / (1 + e^−gate) · up}, in place. */

@@ -72,6 +72,120 @@ final class Gemm {
         }
     }
 
+    /**
+     * {@code c[n, m] = A·Bᵀ} (or {@code c += A·Bᵀ} with {@code accumulate}) for float blocks in either layout, on the
+     * same packing and micro-kernel as {@link #matmul}: {@code A[i, t]} is {@code a[i·k + t]}, or {@code a[t·n + i]}
+     * when {@code aTransposed}; {@code B[j, t]} is {@code b[j·k + t]}, or {@code b[t·m + j]} when
+     * {@code bTransposed}. A transposed operand costs nothing extra: its packing copies contiguous runs instead of
+     * gathering. Each k-block's sums are added to C once, so accumulating over one block gives the same bits as
+     * computing the product apart and adding it.
+     */
+    static void gemm(float[] a, boolean aTransposed, float[] b, boolean bTransposed, int n, int k, int m, float[] c,
+                     boolean accumulate) {
+        if (n == 0 || m == 0) {
+            return;
+        }
+        if (k == 0) {
+            if (!accumulate) {
+                java.util.Arrays.fill(c, 0, n * m, 0f);
+            }
+            return;
+        }
+        int tiles = (n + MR - 1) / MR;
+        int panels = (m + NR - 1) / NR;
+        float[] ap = TILES.get();
+        if (ap.length < tiles * MR * KC) {
+            ap = new float[tiles * MR * KC];
+            TILES.set(ap);
+        }
+        float[] at = ap;
+        for (int kb = 0; kb < k; kb += KC) {
+            int kc = Math.min(KC, k - kb);
+            int from = kb;
+            if (aTransposed) {
+                packTransposed(a, n, from, kc, at, tiles);
+            } else {
+                packActivations(a, n, k, from, kc, at, 0, tiles);
+            }
+            boolean first = kb == 0 && !accumulate;
+            Parallel.range(panels, p -> {
+                int j0 = p * NR;
+                int nr = Math.min(NR, m - j0);
+                float[] wp = PANEL.get();
+                if (bTransposed) {
+                    packPanelTransposed(b, m, j0, nr, from, kc, wp);
+                } else {
+                    packRows(b, k, j0, nr, from, kc, wp, ROWS.get());
+                }
+                for (int tile = 0; tile < tiles; tile++) {
+                    int rows = Math.min(MR, n - tile * MR);
+                    micro(at, tile * MR * kc, wp, kc, c, tile * MR * m + j0, m, rows, nr, first);
+                }
+            });
+        }
+    }
+
+    /** {@code ap[(tile·kc + t)·MR + i] = a[(kb + t)·n + tile·MR + i]}: A stored k-major, rows past n zero. */
+    private static void packTransposed(float[] a, int n, int kb, int kc, float[] ap, int tiles) {
+        for (int tile = 0; tile < tiles; tile++) {
+            int base = tile * MR * kc;
+            int r0 = tile * MR;
+            int rows = Math.min(MR, n - r0);
+            for (int t = 0; t < kc; t++) {
+                int src = (kb + t) * n + r0;
+                int dst = base + t * MR;
+                if (rows == MR) {
+                    // Eight plain moves: a call to arraycopy costs more than the copy at this size.
+                    ap[dst] = a[src];
+                    ap[dst + 1] = a[src + 1];
+                    ap[dst + 2] = a[src + 2];
+                    ap[dst + 3] = a[src + 3];
+                    ap[dst + 4] = a[src + 4];
+                    ap[dst + 5] = a[src + 5];
+                    ap[dst + 6] = a[src + 6];
+                    ap[dst + 7] = a[src + 7];
+                } else {
+                    for (int i = 0; i < MR; i++) {
+                        ap[dst + i] = i < rows ? a[src + i] : 0f;
+                    }
+                }
+            }
+        }
+    }
+
+    /** {@code wp[t·NR + r] = b[(kb + t)·m + j0 + r]}: B stored k-major, columns past m zero. */
+    private static void packPanelTransposed(float[] b, int m, int j0, int nr, int kb, int kc, float[] wp) {
+        int half = F.length();
+        if (nr == NR) {
+            for (int t = 0; t < kc; t++) {
+                int src = (kb + t) * m + j0;
+                FloatVector.fromArray(F, b, src).intoArray(wp, t * NR);
+                FloatVector.fromArray(F, b, src + half).intoArray(wp, t * NR + half);
+            }
+            return;
+        }
+        for (int t = 0; t < kc; t++) {
+            int src = (kb + t) * m + j0;
+            FloatVector.fromArray(F, b, src, F.indexInRange(0, nr)).intoArray(wp, t * NR);
+            FloatVector.fromArray(F, b, src + half, F.indexInRange(half, nr)).intoArray(wp, t * NR + half);
+        }
+    }
+
+    /** {@link #packWeights} for a float block held in an array: rows copied whole, then gathered k-major. */
+    private static void packRows(float[] b, int k, int j0, int nr, int kb, int kc, float[] wp, float[] rows) {
+        for (int r = 0; r < nr; r++) {
+            System.arraycopy(b, (j0 + r) * k + kb, rows, r * KC, kc);
+        }
+        if (nr < NR) {
+            java.util.Arrays.fill(rows, nr * KC, NR * KC, 0f);
+        }
+        int half = F.length();
+        for (int t = 0; t < kc; t++) {
+            FloatVector.fromArray(F, rows, t, GATHER, 0).intoArray(wp, t * NR);
+            FloatVector.fromArray(F, rows, t, GATHER, half).intoArray(wp, t * NR + half);
+        }
+    }
+
     /** {@code ap[(tile·kc + t)·MR + i] = x[tile·MR + i, kb + t]}, rows past n zero. */
     private static void packActivations(float[] x, int n, int k, int kb, int kc, float[] ap, int tileFrom,
                                         int tileTo) {

@@ -34,6 +34,25 @@ final class JavaKernels implements Kernels {
     }
 
     @Override
+    public void gemm(float[] a, boolean aTransposed, float[] b, boolean bTransposed, int n, int k, int m, float[] c,
+                     boolean accumulate) {
+        if (a.length < (long) n * k || b.length < (long) m * k || c.length < (long) n * m) {
+            throw new IllegalArgumentException("gemm: buffers too small for " + n + "x" + k + "x" + m);
+        }
+        Gemm.gemm(a, aTransposed, b, bTransposed, n, k, m, c, accumulate);
+    }
+
+    @Override
+    public void geluBackward(float[] x, float[] dy, float[] dx, int len) {
+        Activations.geluBackward(x, dy, dx, len);
+    }
+
+    @Override
+    public void siluGateBackward(float[] g, float[] u, float[] dy, float[] dg, float[] du, int len) {
+        Activations.siluGateBackward(g, u, dy, dg, du, len);
+    }
+
+    @Override
     public void rmsNorm(float[] x, int n, int dim, float[] weight, float eps, float[] out) {
         forRows(n, dim, r -> {
             int o = r * dim;

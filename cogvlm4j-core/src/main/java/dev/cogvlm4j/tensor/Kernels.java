@@ -18,6 +18,24 @@ public interface Kernels {
      */
     void matmul(float[] x, int n, Tensor w, float[] bias, float[] out);
 
+    /**
+     * {@code c[n, m] = A · Bᵀ}, or {@code c += A · Bᵀ} with {@code accumulate}, for float blocks: {@code A[i, t]} is
+     * {@code a[i·k + t]} ({@code a[t·n + i]} when {@code aTransposed}), {@code B[j, t]} is {@code b[j·k + t]}
+     * ({@code b[t·m + j]} when {@code bTransposed}). The products of backward passes (a gradient times a weight,
+     * a gradient's transpose times an input) without transposing either operand first.
+     */
+    void gemm(float[] a, boolean aTransposed, float[] b, boolean bTransposed, int n, int k, int m, float[] c,
+              boolean accumulate);
+
+    /** Backward of {@link #gelu}: {@code dx[i] += dy[i] · (Φ(x[i]) + x[i]·φ(x[i]))}. */
+    void geluBackward(float[] x, float[] dy, float[] dx, int len);
+
+    /**
+     * Backward of {@link #siluGate} ({@code y = silu(g) · u}, σ the logistic function):
+     * {@code dg += dy · u · σ(g) · (1 + g · (1 − σ(g)))} and {@code du += dy · silu(g)}.
+     */
+    void siluGateBackward(float[] g, float[] u, float[] dy, float[] dg, float[] du, int len);
+
     /** RMSNorm per row: {@code x · rsqrt(mean(x²) + eps) · weight}. {@code out} may be {@code x}. */
     void rmsNorm(float[] x, int n, int dim, float[] weight, float eps, float[] out);
 

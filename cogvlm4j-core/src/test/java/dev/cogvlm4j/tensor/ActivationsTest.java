@@ -70,6 +70,42 @@ class ActivationsTest {
         }
     }
 
+    /** The backward activations against their double-precision derivatives, tails included. */
+    @Test
+    void backwardActivationsMatchTheirDerivatives() {
+        Random r = new Random(5);
+        int n = 4099;
+        float[] x = new float[n];
+        float[] u = new float[n];
+        float[] dy = new float[n];
+        for (int i = 0; i < n; i++) {
+            x[i] = (float) (r.nextGaussian() * Math.pow(3, r.nextInt(3)));
+            u[i] = (float) r.nextGaussian();
+            dy[i] = (float) r.nextGaussian();
+        }
+        float[] dx = new float[n];
+        float[] dg = new float[n];
+        float[] du = new float[n];
+        java.util.Arrays.fill(dx, 0.25f);
+        Activations.geluBackward(x, dy, dx, n);
+        Activations.siluGateBackward(x, u, dy, dg, du, n);
+        for (int i = 0; i < n; i++) {
+            double v = x[i];
+            double cdf = 0.5 * (1 + Erf.erf(v / Math.sqrt(2)));
+            double pdf = Math.exp(-0.5 * v * v) / Math.sqrt(2 * Math.PI);
+            double wantX = 0.25 + dy[i] * (cdf + v * pdf);
+            double s = 1 / (1 + Math.exp(-v));
+            double wantG = dy[i] * u[i] * s * (1 + v * (1 - s));
+            double wantU = dy[i] * v * s;
+            org.junit.jupiter.api.Assertions.assertTrue(Math.abs(dx[i] - wantX) <= 2e-6 * (1 + Math.abs(wantX)),
+                    "gelu' at " + v + ": " + dx[i] + " vs " + wantX);
+            org.junit.jupiter.api.Assertions.assertTrue(Math.abs(dg[i] - wantG) <= 2e-6 * (1 + Math.abs(wantG)),
+                    "silu gate d/dg at " + v);
+            org.junit.jupiter.api.Assertions.assertTrue(Math.abs(du[i] - wantU) <= 2e-6 * (1 + Math.abs(wantU)),
+                    "silu gate d/du at " + v);
+        }
+    }
+
     @Test
     void softmaxSumsToOneAndKeepsOrder() {
         float[] s = {3f, 1f, -2f, 3f, 0.5f, 7f, -30f, 2f, 1f, 0f, 4f, 4f, -1f, 2.5f, 6f, 1f, 0f, 3f, -7f};

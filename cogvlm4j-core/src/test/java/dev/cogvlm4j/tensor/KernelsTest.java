@@ -76,6 +76,54 @@ class KernelsTest {
         close(want, out, 1e-5);
     }
 
+    /** Every layout of the float product, overwriting and accumulating, past one k-block and with ragged edges. */
+    @ParameterizedTest
+    @CsvSource({"1,1,1", "7,5,33", "8,32,16", "66,128,128", "9,1000,40", "130,37,65"})
+    void gemmMatchesNaiveInEveryLayout(int n, int kk, int m) {
+        for (boolean at : new boolean[]{false, true}) {
+            for (boolean bt : new boolean[]{false, true}) {
+                float[] a = random(n * kk);
+                float[] b = random(m * kk);
+                float[] c0 = random(n * m);
+                double[] want = new double[n * m];
+                for (int i = 0; i < n; i++) {
+                    for (int j = 0; j < m; j++) {
+                        double s = 0;
+                        for (int t = 0; t < kk; t++) {
+                            s += (double) (at ? a[t * n + i] : a[i * kk + t]) * (bt ? b[t * m + j] : b[j * kk + t]);
+                        }
+                        want[i * m + j] = s;
+                    }
+                }
+                float[] c = c0.clone();
+                k.gemm(a, at, b, bt, n, kk, m, c, false);
+                close(want, c, 1e-5 * Math.sqrt(kk));
+                double[] plus = new double[n * m];
+                for (int i = 0; i < plus.length; i++) {
+                    plus[i] = want[i] + c0[i];
+                }
+                c = c0.clone();
+                k.gemm(a, at, b, bt, n, kk, m, c, true);
+                close(plus, c, 1e-5 * Math.sqrt(kk));
+            }
+        }
+    }
+
+    @Test
+    void gemmAccumulatesAsAddingTheProduct() {
+        // One k-block: c + (A·Bᵀ) computed apart gives the same bits as accumulating in place.
+        float[] a = random(40 * 64);
+        float[] b = random(24 * 64);
+        float[] c = random(40 * 24);
+        float[] product = new float[c.length];
+        k.gemm(a, false, b, false, 40, 64, 24, product, false);
+        float[] acc = c.clone();
+        k.gemm(a, false, b, false, 40, 64, 24, acc, true);
+        for (int i = 0; i < c.length; i++) {
+            assertEquals(Float.floatToRawIntBits(c[i] + product[i]), Float.floatToRawIntBits(acc[i]), "index " + i);
+        }
+    }
+
     @Test
     void bf16WidensExactly() {
         float[] v = {1.5f, -2.25f, 3.0e-3f, 65504f, -0f};

@@ -24,20 +24,18 @@ public final class Ops {
     }
 
     /**
-     * {@code dx += dy·W}, {@code dW += dyᵀ·x}, {@code db += Σ dy}; any gradient array may be null. The two products
-     * run on the same GEMM kernels as inference, after transposing operands so that each is an "x · Wᵀ" product.
+     * {@code dx += dy·W}, {@code dW += dyᵀ·x}, {@code db += Σ dy}; any gradient array may be null. Both products run
+     * on the inference GEMM kernels, reading the transposed operands in place ({@link Kernels#gemm}).
      */
     public static void linearBackward(float[] x, int n, int k, float[] w, int m, float[] dy, float[] dx, float[] dw,
                                       float[] db) {
         if (dx != null) {
-            float[] t = new float[n * k];
-            KERNELS.matmul(dy, n, Tensor.ofFloats("wT", transpose(w, m, k), k, m), null, t);
-            addInto(dx, t);
+            // dx[n, k] += dy[n, m] · W[m, k]: W read k-major.
+            KERNELS.gemm(dy, false, w, true, n, m, k, dx, true);
         }
         if (dw != null) {
-            float[] t = new float[m * k];
-            KERNELS.matmul(transpose(dy, n, m), m, Tensor.ofFloats("xT", transpose(x, n, k), k, n), null, t);
-            addInto(dw, t);
+            // dW[m, k] += dy[n, m]ᵀ · x[n, k]: both read with the rows as the summed index.
+            KERNELS.gemm(dy, true, x, true, m, n, k, dw, true);
         }
         if (db != null) {
             for (int i = 0; i < n; i++) {
@@ -45,23 +43,6 @@ public final class Ops {
                     db[j] += dy[i * m + j];
                 }
             }
-        }
-    }
-
-    /** {@code a[rows, cols]} transposed to {@code [cols, rows]}. */
-    static float[] transpose(float[] a, int rows, int cols) {
-        float[] t = new float[rows * cols];
-        for (int r = 0; r < rows; r++) {
-            for (int c = 0; c < cols; c++) {
-                t[c * rows + r] = a[r * cols + c];
-            }
-        }
-        return t;
-    }
-
-    private static void addInto(float[] acc, float[] v) {
-        for (int i = 0; i < v.length; i++) {
-            acc[i] += v[i];
         }
     }
 
@@ -165,39 +146,26 @@ public final class Ops {
 
     // ---- activations ----
 
-    /** Exact (erf) GELU. */
+    /** Exact (erf) GELU, on the inference kernel. */
     public static void gelu(float[] x, float[] y, int len) {
-        for (int i = 0; i < len; i++) {
-            y[i] = (float) (0.5 * x[i] * (1 + erf(x[i] / Math.sqrt(2))));
-        }
+        System.arraycopy(x, 0, y, 0, len);
+        KERNELS.gelu(y, len);
     }
 
     /** Backward of {@link #gelu}: {@code Φ(x) + x·φ(x)}. */
     public static void geluBackward(float[] x, float[] dy, float[] dx, int len) {
-        for (int i = 0; i < len; i++) {
-            double v = x[i];
-            double cdf = 0.5 * (1 + erf(v / Math.sqrt(2)));
-            double pdf = Math.exp(-0.5 * v * v) / Math.sqrt(2 * Math.PI);
-            dx[i] += (float) (dy[i] * (cdf + v * pdf));
-        }
+        KERNELS.geluBackward(x, dy, dx, len);
     }
 
-    /** SwiGLU gate: {@code y = silu(g) · u}. */
+    /** SwiGLU gate: {@code y = silu(g) · u}, on the inference kernel. */
     public static void siluGate(float[] g, float[] u, float[] y, int len) {
-        for (int i = 0; i < len; i++) {
-            double s = 1 / (1 + Math.exp(-g[i]));
-            y[i] = (float) (g[i] * s * u[i]);
-        }
+        System.arraycopy(g, 0, y, 0, len);
+        KERNELS.siluGate(y, u, len);
     }
 
     /** Backward of {@link #siluGate}. */
     public static void siluGateBackward(float[] g, float[] u, float[] dy, float[] dg, float[] du, int len) {
-        for (int i = 0; i < len; i++) {
-            double s = 1 / (1 + Math.exp(-g[i]));
-            double silu = g[i] * s;
-            dg[i] += (float) (dy[i] * u[i] * s * (1 + g[i] * (1 - s)));
-            du[i] += (float) (dy[i] * silu);
-        }
+        KERNELS.siluGateBackward(g, u, dy, dg, du, len);
     }
 
     // ---- rotary embedding (first half / second half), by position id ----
@@ -206,11 +174,13 @@ public final class Ops {
     public static void rotary(float[] x, int n, int heads, int d, int[] positions, double theta, float[] y,
                               boolean inverse) {
         int half = d / 2;
+        RotaryTable table = RotaryTable.of(theta, d);
         for (int r = 0; r < n; r++) {
+            double[] cos = table.cos(positions[r]);
+            double[] sin = table.sin(positions[r]);
             for (int i = 0; i < half; i++) {
-                double angle = positions[r] / Math.pow(theta, 2.0 * i / d);
-                double c = Math.cos(angle);
-                double s = inverse ? -Math.sin(angle) : Math.sin(angle);
+                double c = cos[i];
+                double s = inverse ? -sin[i] : sin[i];
                 for (int h = 0; h < heads; h++) {
                     int o = r * heads * d + h * d;
                     double x1 = x[o + i];
@@ -273,7 +243,7 @@ public final class Ops {
             }
             java.util.Arrays.fill(p, row + limit, row + nk, 0f);
         }
-        KERNELS.matmul(p, nq, Tensor.ofFloats("vT", transpose(v, nk, d), d, nk), null, o);
+        KERNELS.gemm(p, false, v, true, nq, nk, d, o, false);
         return p;
     }
 
@@ -281,9 +251,7 @@ public final class Ops {
     public static void attentionBackward(float[] q, float[] k, float[] v, float[] p, int nq, int nk, int d,
                                          float[] dout, float[] dq, float[] dk, float[] dv) {
         // dv += pᵀ·dout
-        float[] t = new float[nk * d];
-        KERNELS.matmul(transpose(p, nq, nk), nk, Tensor.ofFloats("doutT", transpose(dout, nq, d), d, nq), null, t);
-        addInto(dv, t);
+        KERNELS.gemm(p, true, dout, true, nk, nq, d, dv, true);
         // dp = dout·vᵀ, then the softmax backward: ds = p ⊙ (dp − Σ p·dp) · scale
         float[] ds = new float[nq * nk];
         KERNELS.matmul(dout, nq, Tensor.ofFloats("v", v, nk, d), null, ds);
@@ -299,12 +267,8 @@ public final class Ops {
             }
         }
         // dq += ds·k, dk += dsᵀ·q
-        float[] tq = new float[nq * d];
-        KERNELS.matmul(ds, nq, Tensor.ofFloats("kT", transpose(k, nk, d), d, nk), null, tq);
-        addInto(dq, tq);
-        float[] tk = new float[nk * d];
-        KERNELS.matmul(transpose(ds, nq, nk), nk, Tensor.ofFloats("qT", transpose(q, nq, d), d, nq), null, tk);
-        addInto(dk, tk);
+        KERNELS.gemm(ds, false, k, true, nq, nk, d, dq, true);
+        KERNELS.gemm(ds, true, q, true, nk, nq, d, dk, true);
     }
 
     // ---- patch convolution: a stride-p convolution is a linear map of unfolded patches ----
