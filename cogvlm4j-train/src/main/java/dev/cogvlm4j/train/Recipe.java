@@ -19,11 +19,14 @@ import java.util.Set;
  * @param deepFusion visual experts in every layer (true) or shallow alignment (image rows through language weights)
  * @param tokenizerScenes scenes whose text the tokenizer learns from
  * @param tokenizerMerges merges learned at most
+ * @param tokenizerSplitsPunctuation no merge joins letters with punctuation ({@code "split_punctuation"}), so
+ *                   {@code circle?}, {@code circle,} and {@code circle [[} all share the word's token
  * @param model      {@code config.json} fields of the model (vocab size and special ids are filled in)
  * @param stages     the stages in order
  * @param threads    data-parallel workers (0: the engine's pool size)
  */
-public record Recipe(long seed, boolean deepFusion, int tokenizerScenes, int tokenizerMerges, ObjectNode model,
+public record Recipe(long seed, boolean deepFusion, int tokenizerScenes, int tokenizerMerges,
+                     boolean tokenizerSplitsPunctuation, ObjectNode model,
                      List<Stage> stages, int threads) {
 
     /**
@@ -125,7 +128,8 @@ public record Recipe(long seed, boolean deepFusion, int tokenizerScenes, int tok
             throw new IllegalArgumentException(source + ": stage names must be unique");
         }
         return new Recipe(root.path("seed").asLong(1), fusion.equals("deep"), root.path("tokenizer").path("scenes").asInt(2000),
-                root.path("tokenizer").path("merges").asInt(150), (ObjectNode) model, List.copyOf(stages),
+                root.path("tokenizer").path("merges").asInt(150),
+                root.path("tokenizer").path("split_punctuation").asBoolean(false), (ObjectNode) model, List.copyOf(stages),
                 root.path("threads").asInt(0));
     }
 
@@ -164,6 +168,7 @@ public record Recipe(long seed, boolean deepFusion, int tokenizerScenes, int tok
 
     /** The recipe with another fusion (for the experiment's second arm). */
     public Recipe withFusion(boolean deep) {
-        return new Recipe(seed, deep, tokenizerScenes, tokenizerMerges, model, stages, threads);
+        return new Recipe(seed, deep, tokenizerScenes, tokenizerMerges, tokenizerSplitsPunctuation, model, stages,
+                threads);
     }
 }

@@ -85,7 +85,8 @@ public final class Trainer {
         if (!Files.isRegularFile(dir.resolve("tokenizer.json"))) {
             Path tmp = out.resolve("tokenizer.tmp");
             deleteTree(tmp);
-            WorldTokenizer.build(tmp, recipe.seed(), recipe.tokenizerScenes(), recipe.tokenizerMerges());
+            WorldTokenizer.build(tmp, recipe.seed(), recipe.tokenizerScenes(), recipe.tokenizerMerges(),
+                    recipe.tokenizerSplitsPunctuation());
             Files.createDirectories(out);
             deleteTree(dir);
             Files.move(tmp, dir, StandardCopyOption.ATOMIC_MOVE);

@@ -237,6 +237,37 @@ class TrainerTest {
         assertNotEquals(null, e);
     }
 
+    /** With split_punctuation a word is one token wherever it stands: before "?", ",", "." or a box. */
+    @Test
+    void aTokenizerThatSplitsPunctuationKeepsEachWordOneToken(@TempDir Path dir) throws Exception {
+        Recipe split = Recipe.parse(new ObjectMapper().readTree(RECIPE.formatted("deep")
+                .replace("\"merges\": 60}", "\"merges\": 60, \"split_punctuation\": true}")), "test");
+        assertTrue(split.tokenizerSplitsPunctuation());
+        assertTrue(!recipe("deep").tokenizerSplitsPunctuation(), "off unless asked");
+        Tokenizer tok = Tokenizers.load(new Trainer(split, dir.resolve("split"), QUIET).tokenizerDir());
+        int[] circle = tok.encode("circle");
+        for (String text : new String[]{"circle?", "circle,", "circle.", "circle [[045,120,310,388]]"}) {
+            int[] ids = tok.encode(text);
+            assertTrue(ids.length > circle.length && java.util.Arrays.equals(circle,
+                    java.util.Arrays.copyOf(ids, circle.length)), text + " starts with the word's own tokens");
+        }
+        assertEquals(0, mixedPieces(new Trainer(split, dir.resolve("split"), QUIET).tokenizerDir()));
+        // Without the option, the same text budget learns pieces such as "Question:" or "circle?".
+        assertTrue(mixedPieces(new Trainer(recipe("deep"), dir.resolve("plain"), QUIET).tokenizerDir()) > 0);
+    }
+
+    /** Learned pieces holding both a letter and punctuation. */
+    private static long mixedPieces(Path tokenizerDir) throws java.io.IOException {
+        var vocab = new ObjectMapper().readTree(tokenizerDir.resolve("tokenizer.json").toFile()).path("model").path("vocab");
+        long n = 0;
+        for (var it = vocab.fieldNames(); it.hasNext(); ) {
+            String piece = it.next();
+            n += !piece.startsWith("<") && piece.chars().anyMatch(Character::isLetter)
+                    && piece.chars().anyMatch(c -> ",.?:[]".indexOf(c) >= 0) ? 1 : 0;
+        }
+        return n;
+    }
+
     @Test
     void readingExercisesTargetOnlyTheAnswerAfterTheSceneInWords(@TempDir Path dir) throws Exception {
         Trainer t = new Trainer(recipe("deep"), dir, QUIET);
@@ -283,6 +314,8 @@ class TrainerTest {
             assertTrue(deep.deepFusion() && !r.deepFusion(), f.toString());
             assertEquals(deep.seed(), r.seed(), f.toString());
             assertEquals(deep.stages(), r.stages(), f + ": the two arms must share stages, steps and data");
+            assertEquals(deep.tokenizerSplitsPunctuation(), r.tokenizerSplitsPunctuation(), f + ": and the tokenizer");
+            assertEquals(deep.tokenizerMerges(), r.tokenizerMerges(), f + ": and the tokenizer");
         }
     }
 }

@@ -19,7 +19,9 @@ import java.util.TreeSet;
 /**
  * Learns a small Llama-2-layout tokenizer (SentencePiece BPE with byte fallback) from the world's text and writes
  * it as a HuggingFace {@code tokenizer.json}. As in Llama's tokenizer, digits are never merged, so a box coordinate
- * is three single-digit tokens; merges never cross a word boundary (U+2581 only starts a piece).
+ * is three single-digit tokens; merges never cross a word boundary (U+2581 only starts a piece). Optionally, as
+ * GPT-2's pre-tokenizer does, letters and punctuation never merge, so a word is the same token before a question
+ * mark, a comma, a full stop or a space.
  */
 public final class WorldTokenizer {
     private static final String SPACE = "\u2581";
@@ -35,6 +37,11 @@ public final class WorldTokenizer {
      * Returns the vocabulary size.
      */
     public static int build(Path dir, long seed, int scenes, int maxMerges) throws IOException {
+        return build(dir, seed, scenes, maxMerges, false);
+    }
+
+    /** As {@link #build(Path, long, int, int)}; with {@code splitPunctuation} no merge joins letters and punctuation. */
+    public static int build(Path dir, long seed, int scenes, int maxMerges, boolean splitPunctuation) throws IOException {
         Map<String, Integer> words = new TreeMap<>();
         SplittableRandom r = new SplittableRandom(seed);
         for (int i = 0; i < scenes; i++) {
@@ -66,7 +73,8 @@ public final class WorldTokenizer {
             for (int s = 0; s < seqs.size(); s++) {
                 List<String> syms = seqs.get(s);
                 for (int i = 0; i + 1 < syms.size(); i++) {
-                    if (hasDigit(syms.get(i)) || hasDigit(syms.get(i + 1))) {
+                    if (hasDigit(syms.get(i)) || hasDigit(syms.get(i + 1))
+                            || (splitPunctuation && mixesLettersAndPunctuation(syms.get(i), syms.get(i + 1)))) {
                         continue;
                     }
                     pairs.merge(syms.get(i) + "\u0000" + syms.get(i + 1), counts.get(s), Integer::sum);
@@ -117,7 +125,26 @@ public final class WorldTokenizer {
     }
 
     private static boolean hasDigit(String s) {
-        return s.chars().anyMatch(Character::isDigit);
+        return has(s, Character::isDigit);
+    }
+
+    /** One side holds a letter and the other punctuation (the word-start mark is neither). */
+    private static boolean mixesLettersAndPunctuation(String a, String b) {
+        return (has(a, Character::isLetter) && has(b, WorldTokenizer::isPunctuation))
+                || (has(a, WorldTokenizer::isPunctuation) && has(b, Character::isLetter));
+    }
+
+    private static boolean isPunctuation(int c) {
+        return !Character.isLetterOrDigit(c) && c != SPACE.charAt(0);
+    }
+
+    private static boolean has(String s, java.util.function.IntPredicate p) {
+        for (int i = 0; i < s.length(); i++) {
+            if (p.test(s.charAt(i))) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private static void write(Path dir, Map<String, Integer> vocab, List<String[]> merges) throws IOException {
