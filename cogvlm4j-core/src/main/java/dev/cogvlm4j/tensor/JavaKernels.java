@@ -149,6 +149,18 @@ final class JavaKernels implements Kernels {
         }
     }
 
+    /** Each pool thread's score row for decode attention, grown to the longest context seen, never per call. */
+    private static final ThreadLocal<float[]> SCORES = ThreadLocal.withInitial(() -> new float[256]);
+
+    private static float[] scratch(int n) {
+        float[] s = SCORES.get();
+        if (s.length < n) {
+            s = new float[Math.max(n, 2 * s.length)];
+            SCORES.set(s);
+        }
+        return s;
+    }
+
     @Override
     public void attention(float[] q, int qOff, int qStride, float[] k, int kOff, float[] v, int vOff, int kvStride,
                           float[] out, int n, int m, int heads, int kvHeads, int d, float scale, boolean causal,
@@ -169,7 +181,7 @@ final class JavaKernels implements Kernels {
             int h = t % heads;
             int g = h / group;
             int limit = causal ? Math.min(m, past + i + 1) : m;
-            float[] scores = new float[limit];
+            float[] scores = scratch(limit);
             int qo = qOff + i * qStride + h * d;
             int byFour = wholeVectors ? limit - limit % 4 : 0;
             int j = 0;
