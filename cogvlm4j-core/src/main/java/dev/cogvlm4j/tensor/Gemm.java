@@ -35,33 +35,8 @@ final class Gemm {
     static void matmul(float[] x, int n, Tensor w, float[] bias, float[] out) {
         int m = w.rows();
         int k = w.cols();
-        int tiles = (n + MR - 1) / MR;
-        int panels = (m + NR - 1) / NR;
-        float[] ap = TILES.get();
-        if (ap.length < tiles * MR * KC) {
-            ap = new float[tiles * MR * KC];
-            TILES.set(ap);
-        }
-        float[] a = ap;
-        for (int kb = 0; kb < k; kb += KC) {
-            int kc = Math.min(KC, k - kb);
-            int from = kb;
-            Parallel.range(Math.min(tiles, 4 * Parallel.threads()), part -> {
-                int per = (tiles + 4 * Parallel.threads() - 1) / (4 * Parallel.threads());
-                packActivations(x, n, k, from, kc, a, part * per, Math.min(tiles, (part + 1) * per));
-            });
-            boolean first = kb == 0;
-            Parallel.range(panels, p -> {
-                int j0 = p * NR;
-                int nr = Math.min(NR, m - j0);
-                float[] wp = PANEL.get();
-                packWeights(w, k, j0, nr, from, kc, wp, ROWS.get());
-                for (int tile = 0; tile < tiles; tile++) {
-                    int rows = Math.min(MR, n - tile * MR);
-                    micro(a, tile * MR * kc, wp, kc, out, tile * MR * m + j0, m, rows, nr, first);
-                }
-            });
-        }
+        blocked(n, k, m, (kb, kc, ap, from, to) -> packActivations(x, n, k, kb, kc, ap, from, to),
+                (j0, nr, kb, kc, wp) -> packWeights(w, k, j0, nr, kb, kc, wp, ROWS.get()), out, false);
         if (bias != null) {
             // x·1 + y is exactly x + y: the same bits as a plain loop, on every thread.
             Parallel.ranges(n, 1, 1, (from, to) -> {
@@ -91,6 +66,32 @@ final class Gemm {
             }
             return;
         }
+        blocked(n, k, m, aTransposed
+                        ? (kb, kc, ap, from, to) -> packTransposed(a, n, kb, kc, ap, from, to)
+                        : (kb, kc, ap, from, to) -> packActivations(a, n, k, kb, kc, ap, from, to),
+                bTransposed
+                        ? (j0, nr, kb, kc, wp) -> packPanelTransposed(b, m, j0, nr, kb, kc, wp)
+                        : (j0, nr, kb, kc, wp) -> packRows(b, k, j0, nr, kb, kc, wp, ROWS.get()),
+                c, accumulate);
+    }
+
+    /** Packs activation tiles {@code from..to} of one k-block into the k-major tile buffer. */
+    private interface TilePacker {
+        void pack(int kb, int kc, float[] ap, int tileFrom, int tileTo);
+    }
+
+    /** Packs the weight panel of output columns {@code j0..j0+nr} over one k-block. */
+    private interface PanelPacker {
+        void pack(int j0, int nr, int kb, int kc, float[] wp);
+    }
+
+    /**
+     * The blocked loop shared by every product: per k-block, activation tiles are packed across the pool, then each
+     * thread packs a panel of {@link #NR} output columns and runs the micro-kernel over every tile. C is overwritten
+     * by the first k-block unless {@code accumulate}; later blocks add to it.
+     */
+    private static void blocked(int n, int k, int m, TilePacker packTiles, PanelPacker packPanel, float[] c,
+                                boolean accumulate) {
         int tiles = (n + MR - 1) / MR;
         int panels = (m + NR - 1) / NR;
         float[] ap = TILES.get();
@@ -98,36 +99,30 @@ final class Gemm {
             ap = new float[tiles * MR * KC];
             TILES.set(ap);
         }
-        float[] at = ap;
+        float[] a = ap;
+        int parts = Math.min(tiles, 4 * Parallel.threads());
+        int per = (tiles + parts - 1) / parts;
         for (int kb = 0; kb < k; kb += KC) {
             int kc = Math.min(KC, k - kb);
             int from = kb;
-            if (aTransposed) {
-                packTransposed(a, n, from, kc, at, tiles);
-            } else {
-                packActivations(a, n, k, from, kc, at, 0, tiles);
-            }
+            Parallel.range(parts, part -> packTiles.pack(from, kc, a, part * per, Math.min(tiles, (part + 1) * per)));
             boolean first = kb == 0 && !accumulate;
             Parallel.range(panels, p -> {
                 int j0 = p * NR;
                 int nr = Math.min(NR, m - j0);
                 float[] wp = PANEL.get();
-                if (bTransposed) {
-                    packPanelTransposed(b, m, j0, nr, from, kc, wp);
-                } else {
-                    packRows(b, k, j0, nr, from, kc, wp, ROWS.get());
-                }
+                packPanel.pack(j0, nr, from, kc, wp);
                 for (int tile = 0; tile < tiles; tile++) {
                     int rows = Math.min(MR, n - tile * MR);
-                    micro(at, tile * MR * kc, wp, kc, c, tile * MR * m + j0, m, rows, nr, first);
+                    micro(a, tile * MR * kc, wp, kc, c, tile * MR * m + j0, m, rows, nr, first);
                 }
             });
         }
     }
 
     /** {@code ap[(tile·kc + t)·MR + i] = a[(kb + t)·n + tile·MR + i]}: A stored k-major, rows past n zero. */
-    private static void packTransposed(float[] a, int n, int kb, int kc, float[] ap, int tiles) {
-        for (int tile = 0; tile < tiles; tile++) {
+    private static void packTransposed(float[] a, int n, int kb, int kc, float[] ap, int tileFrom, int tileTo) {
+        for (int tile = tileFrom; tile < tileTo; tile++) {
             int base = tile * MR * kc;
             int r0 = tile * MR;
             int rows = Math.min(MR, n - r0);
@@ -176,14 +171,7 @@ final class Gemm {
         for (int r = 0; r < nr; r++) {
             System.arraycopy(b, (j0 + r) * k + kb, rows, r * KC, kc);
         }
-        if (nr < NR) {
-            java.util.Arrays.fill(rows, nr * KC, NR * KC, 0f);
-        }
-        int half = F.length();
-        for (int t = 0; t < kc; t++) {
-            FloatVector.fromArray(F, rows, t, GATHER, 0).intoArray(wp, t * NR);
-            FloatVector.fromArray(F, rows, t, GATHER, half).intoArray(wp, t * NR + half);
-        }
+        gatherPanel(rows, nr, kc, wp);
     }
 
     /** {@code ap[(tile·kc + t)·MR + i] = x[tile·MR + i, kb + t]}, rows past n zero. */
@@ -215,6 +203,11 @@ final class Gemm {
         for (int r = 0; r < nr; r++) {
             w.read((long) (j0 + r) * k + kb, rows, r * KC, kc);
         }
+        gatherPanel(rows, nr, kc, wp);
+    }
+
+    /** {@code wp[t·NR + r] = rows[r·KC + t]}: the widened rows of a panel gathered k-major, missing rows zero. */
+    private static void gatherPanel(float[] rows, int nr, int kc, float[] wp) {
         if (nr < NR) {
             java.util.Arrays.fill(rows, nr * KC, NR * KC, 0f);
         }

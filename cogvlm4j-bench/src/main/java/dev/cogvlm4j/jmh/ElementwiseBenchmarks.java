@@ -1,0 +1,106 @@
+package dev.cogvlm4j.jmh;
+
+import dev.cogvlm4j.tensor.Kernels;
+import java.util.SplittableRandom;
+import java.util.concurrent.TimeUnit;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.Warmup;
+
+/**
+ * The elementwise kernels over one EVA2-CLIP-E MLP activation (1,226 × 15,360 values, the widest the engine meets),
+ * and the training products: a micro model's backward GEMMs in their stored layouts ({@link Kernels#gemm}).
+ */
+@State(Scope.Benchmark)
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.MILLISECONDS)
+@Warmup(iterations = 3, time = 2)
+@Measurement(iterations = 5, time = 2)
+@Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED"})
+public class ElementwiseBenchmarks {
+    private static final int LEN = 1226 * 15360;
+    /** A training step's linear: 96 rows of 128 into 352 (the shapes model's SwiGLU). */
+    private static final int N = 96;
+    private static final int K = 128;
+    private static final int M = 352;
+
+    private final Kernels k = Kernels.get();
+    private float[] x;
+    private float[] u;
+    private float[] dy;
+    private float[] dx;
+    private float[] du;
+    private float[] work;
+    private float[] act;
+    private float[] weight;
+    private float[] grad;
+    private float[] dAct;
+    private float[] dWeight;
+
+    @Setup
+    public void setup() {
+        SplittableRandom r = new SplittableRandom(3);
+        x = random(r, LEN);
+        u = random(r, LEN);
+        dy = random(r, LEN);
+        dx = new float[LEN];
+        du = new float[LEN];
+        work = new float[LEN];
+        act = random(r, N * K);
+        weight = random(r, M * K);
+        grad = random(r, N * M);
+        dAct = new float[N * K];
+        dWeight = new float[M * K];
+    }
+
+    private static float[] random(SplittableRandom r, int n) {
+        float[] a = new float[n];
+        for (int i = 0; i < n; i++) {
+            a[i] = (float) r.nextDouble(-4, 4);
+        }
+        return a;
+    }
+
+    /** Exact GELU in place (on a fresh copy each call, so every call sees the same inputs). */
+    @Benchmark
+    public float[] gelu() {
+        System.arraycopy(x, 0, work, 0, LEN);
+        k.gelu(work, LEN);
+        return work;
+    }
+
+    @Benchmark
+    public float[] geluBackward() {
+        k.geluBackward(x, dy, dx, LEN);
+        return dx;
+    }
+
+    /** The SwiGLU gate in place (on a fresh copy each call). */
+    @Benchmark
+    public float[] siluGate() {
+        System.arraycopy(x, 0, work, 0, LEN);
+        k.siluGate(work, u, LEN);
+        return work;
+    }
+
+    @Benchmark
+    public float[] siluGateBackward() {
+        k.siluGateBackward(x, u, dy, dx, du, LEN);
+        return dx;
+    }
+
+    /** A linear's two backward products, read in place: dx += dy·W and dW += dyᵀ·x. */
+    @Benchmark
+    public float[] linearBackward() {
+        k.gemm(grad, false, weight, true, N, M, K, dAct, true);
+        k.gemm(grad, true, act, true, M, N, K, dWeight, true);
+        return dWeight;
+    }
+}
