@@ -61,11 +61,7 @@ public class ElementwiseBenchmarks {
     }
 
     private static float[] random(SplittableRandom r, int n) {
-        float[] a = new float[n];
-        for (int i = 0; i < n; i++) {
-            a[i] = (float) r.nextDouble(-4, 4);
-        }
-        return a;
+        return KernelBenchmarks.random(r, n, 4);
     }
 
     /** Exact GELU in place (on a fresh copy each call, so every call sees the same inputs). */

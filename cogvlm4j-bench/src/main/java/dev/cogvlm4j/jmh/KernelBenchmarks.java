@@ -57,12 +57,17 @@ public class KernelBenchmarks {
         norm = random(r, 4096);
     }
 
-    private static float[] random(SplittableRandom r, int n) {
+    /** {@code n} values drawn evenly from (-bound, bound): the benchmarks' inputs. */
+    static float[] random(SplittableRandom r, int n, double bound) {
         float[] a = new float[n];
         for (int i = 0; i < n; i++) {
-            a[i] = (float) r.nextDouble(-1, 1);
+            a[i] = (float) r.nextDouble(-bound, bound);
         }
         return a;
+    }
+
+    private static float[] random(SplittableRandom r, int n) {
+        return random(r, n, 1);
     }
 
     /** Prefill: 512 activation rows through a 4096×4096 weight (17.2 GFLOP). */
