@@ -92,6 +92,15 @@ final class EvaluateCommand implements Callable<Integer> {
                     o.put("text_only_identical", same);
                     o.put("text_only_prompts", 100);
                 }
+                ObjectNode by = o.putObject("by_shapes");
+                r.byShapes().forEach((type, cells) -> {
+                    ObjectNode t = by.putObject(type);
+                    for (int n = 1; n < cells.length; n++) {
+                        if (cells[n][0] > 0) {
+                            t.putObject(Integer.toString(n)).put("asked", cells[n][0]).put("correct", cells[n][1]);
+                        }
+                    }
+                });
                 var f = o.putArray("failures");
                 r.failures().forEach(f::add);
                 out.println(mapper.writerWithDefaultPrettyPrinter().writeValueAsString(o));
@@ -99,6 +108,14 @@ final class EvaluateCommand implements Callable<Integer> {
                 out.println(Evaluator.markdownHeader());
                 out.println(Evaluator.markdownRow(name, r));
                 out.printf(Locale.ROOT, "%n%d images (seed %d); questions asked: %s%n", r.images(), r.seed(), r.asked());
+                out.println("right answers by the number of shapes in the scene (1, 2, 3, 4):");
+                r.byShapes().forEach((type, cells) -> {
+                    StringBuilder line = new StringBuilder("  " + type + ":");
+                    for (int n = 1; n < cells.length; n++) {
+                        line.append(n == 1 ? " " : ", ").append(cells[n][1]).append('/').append(cells[n][0]);
+                    }
+                    out.println(line);
+                });
                 if (same != null) {
                     out.printf(Locale.ROOT, "text-only prompts with bit-identical logits to %s: %d of 100%n", textBaseline, same);
                 }

@@ -51,6 +51,17 @@ class TrainCliTest {
         assertEquals(100, j.get("text_only_identical").asInt(), "the frozen language model answers text alike");
         assertTrue(j.get("accuracy").has("grounding"));
         assertEquals("images", j.get("scenes_as").asText());
+        // The same questions split by the number of shapes in their scene add up to the totals.
+        j.get("asked").fields().forEachRemaining(e -> {
+            int asked = 0;
+            int right = 0;
+            for (JsonNode cell : j.get("by_shapes").get(e.getKey())) {
+                asked += cell.get("asked").asInt();
+                right += cell.get("correct").asInt();
+            }
+            assertEquals(e.getValue().asInt(), asked, e.getKey());
+            assertEquals(j.get("accuracy").get(e.getKey()).asDouble(), (double) right / asked, 1e-12, e.getKey());
+        });
         CliTest.Result words = CliTest.run("evaluate", "--model", run.resolve("lm/model").toString(), "--images", "2",
                 "--json", "--in-words");
         assertEquals(0, words.code(), words.err());

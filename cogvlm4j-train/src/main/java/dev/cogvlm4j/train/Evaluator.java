@@ -32,9 +32,11 @@ public final class Evaluator {
      * @param asked   questions per type
      * @param correct right answers per type (grounding: IoU at least 0.5)
      * @param failures a few wrong answers, for reading
+     * @param byShapes per type, asked and right answers by the number of shapes in the scene:
+     *                 {@code byShapes.get(type)[n] = {asked, correct}} for {@code n} = 1..{@link ShapesWorld#MAX_SHAPES}
      */
     public record Report(int images, long seed, Map<String, Integer> asked, Map<String, Integer> correct,
-                         List<String> failures) {
+                         List<String> failures, Map<String, int[][]> byShapes) {
         /** Accuracy of one type (NaN when none was asked). */
         public double accuracy(String type) {
             int n = asked.getOrDefault(type, 0);
@@ -72,6 +74,7 @@ public final class Evaluator {
         Map<String, Integer> asked = new LinkedHashMap<>();
         Map<String, Integer> correct = new LinkedHashMap<>();
         List<String> failures = new java.util.ArrayList<>();
+        Map<String, int[][]> byShapes = new LinkedHashMap<>();
         GenerationOptions greedy = GenerationOptions.greedy(128, false);
         for (int i = 0; i < images; i++) {
             ShapesWorld.Scene scene = ShapesWorld.scene(r);
@@ -85,6 +88,10 @@ public final class Evaluator {
                 boolean ok = qa.type().equals("grounding") ? iou(got, qa.answer()) >= 0.5 : got.equals(qa.answer());
                 asked.merge(qa.type(), 1, Integer::sum);
                 correct.merge(qa.type(), ok ? 1 : 0, Integer::sum);
+                int[] cell = byShapes.computeIfAbsent(qa.type(), t -> new int[ShapesWorld.MAX_SHAPES + 1][2])
+                        [scene.shapes().size()];
+                cell[0]++;
+                cell[1] += ok ? 1 : 0;
                 if (!ok && failures.size() < 20) {
                     failures.add(String.format(Locale.ROOT, "image %d: %s -> \"%s\" (expected \"%s\")", i, qa.question(), got,
                             qa.answer()));
@@ -94,7 +101,7 @@ public final class Evaluator {
                 progress.accept(i + 1);
             }
         }
-        return new Report(images, seed, asked, correct, failures);
+        return new Report(images, seed, asked, correct, failures, byShapes);
     }
 
     /** Intersection over union of the first box in {@code got} with the box in {@code expected}; 0 without a box. */

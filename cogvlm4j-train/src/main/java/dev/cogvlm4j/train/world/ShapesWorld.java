@@ -20,6 +20,8 @@ public final class ShapesWorld {
     static final int MAX_SIDE = 64;
     /** Minimum gap between boxes. */
     static final int GAP = 4;
+    /** The most shapes a scene holds. */
+    public static final int MAX_SHAPES = 4;
     /** Per-channel colour jitter. */
     static final int JITTER = 15;
     private static final int[][] BACKGROUNDS = {{255, 255, 255}, {230, 230, 230}, {245, 240, 220}};
@@ -62,7 +64,7 @@ public final class ShapesWorld {
      * up to four).
      */
     public static Scene scene(SplittableRandom random, int maxShapes) {
-        if (maxShapes < 1 || maxShapes > 4) {
+        if (maxShapes < 1 || maxShapes > MAX_SHAPES) {
             throw new IllegalArgumentException("a scene has 1 to 4 shapes, not up to " + maxShapes);
         }
         int[] bg = BACKGROUNDS[random.nextInt(BACKGROUNDS.length)];
