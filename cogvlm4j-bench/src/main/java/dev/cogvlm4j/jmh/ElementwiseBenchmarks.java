@@ -1,37 +1,20 @@
 package dev.cogvlm4j.jmh;
 
-import dev.cogvlm4j.tensor.Kernels;
 import java.util.SplittableRandom;
-import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
-import org.openjdk.jmh.annotations.BenchmarkMode;
-import org.openjdk.jmh.annotations.Fork;
-import org.openjdk.jmh.annotations.Measurement;
-import org.openjdk.jmh.annotations.Mode;
-import org.openjdk.jmh.annotations.OutputTimeUnit;
-import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
-import org.openjdk.jmh.annotations.State;
-import org.openjdk.jmh.annotations.Warmup;
 
 /**
  * The elementwise kernels over one EVA2-CLIP-E MLP activation (1,226 × 15,360 values, the widest the engine meets),
- * and the training products: a micro model's backward GEMMs in their stored layouts ({@link Kernels#gemm}).
+ * and the training products: a micro model's backward GEMMs in their stored layouts ({@link dev.cogvlm4j.tensor.Kernels#gemm}).
  */
-@State(Scope.Benchmark)
-@BenchmarkMode(Mode.AverageTime)
-@OutputTimeUnit(TimeUnit.MILLISECONDS)
-@Warmup(iterations = 3, time = 2)
-@Measurement(iterations = 5, time = 2)
-@Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED"})
-public class ElementwiseBenchmarks {
+public class ElementwiseBenchmarks extends KernelBench {
     private static final int LEN = 1226 * 15360;
     /** A training step's linear: 96 rows of 128 into 352 (the shapes model's SwiGLU). */
     private static final int N = 96;
     private static final int K = 128;
     private static final int M = 352;
 
-    private final Kernels k = Kernels.get();
     private float[] x;
     private float[] u;
     private float[] dy;
@@ -61,7 +44,7 @@ public class ElementwiseBenchmarks {
     }
 
     private static float[] random(SplittableRandom r, int n) {
-        return KernelBenchmarks.random(r, n, 4);
+        return random(r, n, 4);
     }
 
     /** Exact GELU in place (on a fresh copy each call, so every call sees the same inputs). */

@@ -2,37 +2,20 @@ package dev.cogvlm4j.jmh;
 
 import dev.cogvlm4j.bench.RandomWeights;
 import dev.cogvlm4j.tensor.DType;
-import dev.cogvlm4j.tensor.Kernels;
 import dev.cogvlm4j.tensor.Tensor;
 import java.util.SplittableRandom;
-import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
-import org.openjdk.jmh.annotations.BenchmarkMode;
-import org.openjdk.jmh.annotations.Fork;
-import org.openjdk.jmh.annotations.Measurement;
-import org.openjdk.jmh.annotations.Mode;
-import org.openjdk.jmh.annotations.OutputTimeUnit;
 import org.openjdk.jmh.annotations.Param;
-import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
-import org.openjdk.jmh.annotations.State;
-import org.openjdk.jmh.annotations.Warmup;
 
 /**
  * Per-kernel throughput on Llama-2-7B shapes: prefill GEMM (512 rows), decode GEMV (one row), attention over a
  * CogVLM image prompt, and RMSNorm. GFLOP/s = 2·n·m·k / time; compare with {@code cogvlm4j bench}'s FMA peak.
  */
-@State(Scope.Benchmark)
-@BenchmarkMode(Mode.AverageTime)
-@OutputTimeUnit(TimeUnit.MILLISECONDS)
-@Warmup(iterations = 3, time = 2)
-@Measurement(iterations = 5, time = 2)
-@Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED"})
-public class KernelBenchmarks {
+public class KernelBenchmarks extends KernelBench {
     @Param({"F32", "BF16", "Q8_0", "Q4_0"})
     public String type;
 
-    private final Kernels k = Kernels.get();
     private Tensor w;
     private float[] x512;
     private float[] x1;
@@ -55,15 +38,6 @@ public class KernelBenchmarks {
         kv = random(r, 1248 * 4096);
         attnOut = new float[1248 * 4096];
         norm = random(r, 4096);
-    }
-
-    /** {@code n} values drawn evenly from (-bound, bound): the benchmarks' inputs. */
-    static float[] random(SplittableRandom r, int n, double bound) {
-        float[] a = new float[n];
-        for (int i = 0; i < n; i++) {
-            a[i] = (float) r.nextDouble(-bound, bound);
-        }
-        return a;
     }
 
     private static float[] random(SplittableRandom r, int n) {

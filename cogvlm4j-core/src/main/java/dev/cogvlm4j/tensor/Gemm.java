@@ -1,6 +1,7 @@
 package dev.cogvlm4j.tensor;
 
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -151,18 +152,12 @@ final class Gemm {
     /** {@code wp[t·NR + r] = b[(kb + t)·m + j0 + r]}: B stored k-major, columns past m zero. */
     private static void packPanelTransposed(float[] b, int m, int j0, int nr, int kb, int kc, float[] wp) {
         int half = F.length();
-        if (nr == NR) {
-            for (int t = 0; t < kc; t++) {
-                int src = (kb + t) * m + j0;
-                FloatVector.fromArray(F, b, src).intoArray(wp, t * NR);
-                FloatVector.fromArray(F, b, src + half).intoArray(wp, t * NR + half);
-            }
-            return;
-        }
+        VectorMask<Float> low = F.indexInRange(0, nr);
+        VectorMask<Float> high = F.indexInRange(half, nr);
         for (int t = 0; t < kc; t++) {
             int src = (kb + t) * m + j0;
-            FloatVector.fromArray(F, b, src, F.indexInRange(0, nr)).intoArray(wp, t * NR);
-            FloatVector.fromArray(F, b, src + half, F.indexInRange(half, nr)).intoArray(wp, t * NR + half);
+            FloatVector.fromArray(F, b, src, low).intoArray(wp, t * NR);
+            FloatVector.fromArray(F, b, src + half, high).intoArray(wp, t * NR + half);
         }
     }
 

@@ -36,6 +36,9 @@ final class JavaKernels implements Kernels {
     @Override
     public void gemm(float[] a, boolean aTransposed, float[] b, boolean bTransposed, int n, int k, int m, float[] c,
                      boolean accumulate) {
+        if (n < 0 || k < 0 || m < 0) {
+            throw new IllegalArgumentException("gemm: negative size " + n + "x" + k + "x" + m);
+        }
         if (a.length < (long) n * k || b.length < (long) m * k || c.length < (long) n * m) {
             throw new IllegalArgumentException("gemm: buffers too small for " + n + "x" + k + "x" + m);
         }

@@ -110,6 +110,22 @@ class KernelsTest {
     }
 
     @Test
+    void gemmRefusesBuffersThatDoNotHoldTheShapes() {
+        float[] small = new float[10];
+        float[] big = new float[100];
+        for (Runnable call : new Runnable[]{
+                () -> k.gemm(small, false, big, false, 5, 5, 4, big, false),
+                () -> k.gemm(big, true, small, true, 5, 5, 4, big, true),
+                () -> k.gemm(big, false, big, false, 5, 5, 4, small, false),
+                () -> k.gemm(big, false, big, false, -1, 5, 4, big, false),
+                () -> k.gemm(big, false, big, false, 4, -5, 4, big, true)}) {
+            IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                    call::run);
+            assertTrue(e.getMessage().startsWith("gemm: "), e.getMessage());
+        }
+    }
+
+    @Test
     void gemmAccumulatesAsAddingTheProduct() {
         // One k-block: c + (A·Bᵀ) computed apart gives the same bits as accumulating in place.
         float[] a = random(40 * 64);

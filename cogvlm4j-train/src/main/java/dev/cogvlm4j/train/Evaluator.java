@@ -25,26 +25,48 @@ public final class Evaluator {
     private static final Pattern BOX = Pattern.compile("\\[\\[(\\d{1,3}),(\\d{1,3}),(\\d{1,3}),(\\d{1,3})]]");
 
     /**
-     * Per question type: how many were asked and how many answered right.
+     * Per question type: how many were asked and how many answered right, in total and by scene size.
      *
-     * @param images  scenes evaluated
-     * @param seed    the scenes' seed
-     * @param asked   questions per type
-     * @param correct right answers per type (grounding: IoU at least 0.5)
+     * @param images   scenes evaluated
+     * @param seed     the scenes' seed
      * @param failures a few wrong answers, for reading
-     * @param byShapes per type, asked and right answers by the number of shapes in the scene:
-     *                 {@code byShapes.get(type)[n] = {asked, correct}} for {@code n} = 1..{@link ShapesWorld#MAX_SHAPES}
+     * @param byShapes per type (in the order first asked), asked and right answers (grounding: IoU at least 0.5) by
+     *                 the number of shapes in the scene: {@code byShapes.get(type)[n] = {asked, correct}} for
+     *                 {@code n} = 1..{@link ShapesWorld#MAX_SHAPES}
      */
-    public record Report(int images, long seed, Map<String, Integer> asked, Map<String, Integer> correct,
-                         List<String> failures, Map<String, int[][]> byShapes) {
+    public record Report(int images, long seed, List<String> failures, Map<String, int[][]> byShapes) {
+        /** Questions asked per type. */
+        public Map<String, Integer> asked() {
+            return total(0);
+        }
+
+        /** Right answers per type. */
+        public Map<String, Integer> correct() {
+            return total(1);
+        }
+
+        private Map<String, Integer> total(int column) {
+            Map<String, Integer> out = new LinkedHashMap<>();
+            byShapes.forEach((type, cells) -> {
+                int sum = 0;
+                for (int[] cell : cells) {
+                    sum += cell[column];
+                }
+                out.put(type, sum);
+            });
+            return out;
+        }
+
         /** Accuracy of one type (NaN when none was asked). */
         public double accuracy(String type) {
-            int n = asked.getOrDefault(type, 0);
-            return n == 0 ? Double.NaN : (double) correct.getOrDefault(type, 0) / n;
+            int n = asked().getOrDefault(type, 0);
+            return n == 0 ? Double.NaN : (double) correct().getOrDefault(type, 0) / n;
         }
 
         /** Accuracy over count, colour and shape questions together. */
         public double attributes() {
+            Map<String, Integer> asked = asked();
+            Map<String, Integer> correct = correct();
             int n = 0;
             int c = 0;
             for (String t : List.of("count", "colour", "shape")) {
@@ -71,8 +93,6 @@ public final class Evaluator {
      */
     public static Report evaluate(CogVlm model, long seed, int images, boolean inWords, IntConsumer progress) {
         SplittableRandom r = new SplittableRandom(seed);
-        Map<String, Integer> asked = new LinkedHashMap<>();
-        Map<String, Integer> correct = new LinkedHashMap<>();
         List<String> failures = new java.util.ArrayList<>();
         Map<String, int[][]> byShapes = new LinkedHashMap<>();
         GenerationOptions greedy = GenerationOptions.greedy(128, false);
@@ -86,8 +106,6 @@ public final class Evaluator {
                 Answer a = model.ask(q, greedy, null);
                 String got = a.text().strip();
                 boolean ok = qa.type().equals("grounding") ? iou(got, qa.answer()) >= 0.5 : got.equals(qa.answer());
-                asked.merge(qa.type(), 1, Integer::sum);
-                correct.merge(qa.type(), ok ? 1 : 0, Integer::sum);
                 int[] cell = byShapes.computeIfAbsent(qa.type(), t -> new int[ShapesWorld.MAX_SHAPES + 1][2])
                         [scene.shapes().size()];
                 cell[0]++;
@@ -101,7 +119,7 @@ public final class Evaluator {
                 progress.accept(i + 1);
             }
         }
-        return new Report(images, seed, asked, correct, failures, byShapes);
+        return new Report(images, seed, failures, byShapes);
     }
 
     /** Intersection over union of the first box in {@code got} with the box in {@code expected}; 0 without a box. */

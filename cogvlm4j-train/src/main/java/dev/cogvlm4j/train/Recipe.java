@@ -127,6 +127,16 @@ public record Recipe(long seed, boolean deepFusion, int tokenizerScenes, int tok
         if (stages.stream().map(Stage::name).distinct().count() != stages.size()) {
             throw new IllegalArgumentException(source + ": stage names must be unique");
         }
+        JsonNode split = root.path("tokenizer").get("split_punctuation");
+        if (split != null && !split.isBoolean()) {
+            throw new IllegalArgumentException(source + ": tokenizer.split_punctuation must be true or false, not " + split);
+        }
+        JsonNode threads = root.get("threads");
+        if (threads != null && (!threads.canConvertToInt() || !threads.isIntegralNumber() || threads.asInt() < 0
+                || threads.asInt() > 1024)) {
+            throw new IllegalArgumentException(source + ": threads must be a whole number from 0 (the engine's pool) to 1024, not "
+                    + threads);
+        }
         return new Recipe(root.path("seed").asLong(1), fusion.equals("deep"), root.path("tokenizer").path("scenes").asInt(2000),
                 root.path("tokenizer").path("merges").asInt(150),
                 root.path("tokenizer").path("split_punctuation").asBoolean(false), (ObjectNode) model, List.copyOf(stages),

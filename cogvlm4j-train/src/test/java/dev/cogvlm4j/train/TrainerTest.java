@@ -204,7 +204,11 @@ class TrainerTest {
                 "{\"model\": {\"vision_config\": {}}, \"stages\": [{\"name\": \"x\", \"types\": [\"caption\"], \"steps\": 1, \"batch\": 1, \"questions\": 1, \"experts_lr\": -1}]}",
                 "{\"model\": {\"vision_config\": {}}, \"stages\": [{\"name\": \"x\", \"types\": [\"caption\"], \"steps\": 1, \"batch\": 1, \"questions\": 1, \"tower_lr\": \"fast\"}]}",
                 "{\"model\": {\"vision_config\": {}}, \"stages\": [{\"name\": \"x\", \"types\": [\"caption\"], \"steps\": 1, \"batch\": 1, \"questions\": 1, \"lr\": 1e308}]}",
-                "{\"fusion\": \"medium\", \"model\": {\"vision_config\": {}}, \"stages\": [{\"name\": \"x\", \"types\": [\"caption\"], \"steps\": 1, \"batch\": 1, \"questions\": 1}]}")) {
+                "{\"fusion\": \"medium\", \"model\": {\"vision_config\": {}}, \"stages\": [{\"name\": \"x\", \"types\": [\"caption\"], \"steps\": 1, \"batch\": 1, \"questions\": 1}]}",
+                "{\"tokenizer\": {\"split_punctuation\": \"yes\"}, \"model\": {\"vision_config\": {}}, \"stages\": [{\"name\": \"x\", \"types\": [\"caption\"], \"steps\": 1, \"batch\": 1, \"questions\": 1}]}",
+                "{\"threads\": -2, \"model\": {\"vision_config\": {}}, \"stages\": [{\"name\": \"x\", \"types\": [\"caption\"], \"steps\": 1, \"batch\": 1, \"questions\": 1}]}",
+                "{\"threads\": \"two\", \"model\": {\"vision_config\": {}}, \"stages\": [{\"name\": \"x\", \"types\": [\"caption\"], \"steps\": 1, \"batch\": 1, \"questions\": 1}]}",
+                "{\"threads\": 1.5, \"model\": {\"vision_config\": {}}, \"stages\": [{\"name\": \"x\", \"types\": [\"caption\"], \"steps\": 1, \"batch\": 1, \"questions\": 1}]}")) {
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Recipe.parse(m.readTree(bad), "r.json"), bad);
             assertTrue(e.getMessage().startsWith("r.json:") && !e.getMessage().contains("\n"), e.getMessage());
         }

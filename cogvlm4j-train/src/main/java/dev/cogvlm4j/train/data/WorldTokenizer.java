@@ -34,13 +34,8 @@ public final class WorldTokenizer {
     /**
      * Learns up to {@code maxMerges} merges from the text of {@code scenes} scenes drawn from {@code seed} and writes
      * {@code tokenizer.json}, {@code tokenizer_config.json} and {@code special_tokens_map.json} into {@code dir}.
-     * Returns the vocabulary size.
+     * Returns the vocabulary size. With {@code splitPunctuation} no merge joins letters and punctuation.
      */
-    public static int build(Path dir, long seed, int scenes, int maxMerges) throws IOException {
-        return build(dir, seed, scenes, maxMerges, false);
-    }
-
-    /** As {@link #build(Path, long, int, int)}; with {@code splitPunctuation} no merge joins letters and punctuation. */
     public static int build(Path dir, long seed, int scenes, int maxMerges, boolean splitPunctuation) throws IOException {
         Map<String, Integer> words = new TreeMap<>();
         SplittableRandom r = new SplittableRandom(seed);

@@ -384,8 +384,4 @@ public final class Ops {
         }
         return loss / count;
     }
-
-    private static double erf(double x) {
-        return dev.cogvlm4j.tensor.Erf.erf(x);
-    }
 }

@@ -1,5 +1,6 @@
 package dev.cogvlm4j.train.nn;
 
+import java.util.Arrays;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 
@@ -9,11 +10,18 @@ import java.util.concurrent.ConcurrentHashMap;
  * backward pass). Grows on demand; safe to share between training threads.
  */
 final class RotaryTable {
-    private static final Map<String, RotaryTable> TABLES = new ConcurrentHashMap<>();
+    private record Key(double theta, int dim) {
+    }
+
+    /** Rows {@code [position][i]}, replaced whole when the table grows, so readers never see a half-built one. */
+    private record Rows(double[][] cos, double[][] sin) {
+    }
+
+    private static final Map<Key, RotaryTable> TABLES = new ConcurrentHashMap<>();
 
     private final double theta;
     private final int dim;
-    private volatile double[][][] rows = new double[2][0][];
+    private volatile Rows rows = new Rows(new double[0][], new double[0][]);
 
     private RotaryTable(double theta, int dim) {
         this.theta = theta;
@@ -21,35 +29,33 @@ final class RotaryTable {
     }
 
     static RotaryTable of(double theta, int dim) {
-        return TABLES.computeIfAbsent(theta + "/" + dim, key -> new RotaryTable(theta, dim));
+        return TABLES.computeIfAbsent(new Key(theta, dim), key -> new RotaryTable(theta, dim));
     }
 
     double[] cos(int position) {
-        return table(position)[0][position];
+        return rows(position).cos()[position];
     }
 
     double[] sin(int position) {
-        return table(position)[1][position];
+        return rows(position).sin()[position];
     }
 
-    private double[][][] table(int position) {
-        double[][][] t = rows;
-        if (position < t[0].length) {
-            return t;
-        }
-        return grow(position);
+    private Rows rows(int position) {
+        Rows r = rows;
+        return position < r.cos().length ? r : grow(position);
     }
 
-    private synchronized double[][][] grow(int position) {
-        double[][][] t = rows;
-        if (position < t[0].length) {
-            return t;
+    private synchronized Rows grow(int position) {
+        Rows r = rows;
+        int have = r.cos().length;
+        if (position < have) {
+            return r;
         }
-        int size = Math.max(position + 1, 2 * t[0].length);
-        double[][] cos = java.util.Arrays.copyOf(t[0], size);
-        double[][] sin = java.util.Arrays.copyOf(t[1], size);
+        int size = Math.max(position + 1, 2 * have);
+        double[][] cos = Arrays.copyOf(r.cos(), size);
+        double[][] sin = Arrays.copyOf(r.sin(), size);
         int half = dim / 2;
-        for (int p = t[0].length; p < size; p++) {
+        for (int p = have; p < size; p++) {
             cos[p] = new double[half];
             sin[p] = new double[half];
             for (int i = 0; i < half; i++) {
@@ -58,7 +64,7 @@ final class RotaryTable {
                 sin[p][i] = Math.sin(angle);
             }
         }
-        rows = new double[][][]{cos, sin};
+        rows = new Rows(cos, sin);
         return rows;
     }
 }
