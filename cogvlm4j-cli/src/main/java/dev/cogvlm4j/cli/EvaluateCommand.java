@@ -38,10 +38,14 @@ final class EvaluateCommand implements Callable<Integer> {
                     + "(e.g. the language-model stage's).")
     Path textBaseline;
 
-    @Option(names = "--in-words",
-            description = "Give each scene as text (its caption with boxes) instead of an image: the reading test for a "
-                    + "language-model stage, which has no vision to speak of yet.")
-    boolean inWords;
+    /** How {@code --in-words} writes a scene. */
+    enum WordsForm { caption, listing }
+
+    @Option(names = "--in-words", arity = "0..1", fallbackValue = "caption", paramLabel = "FORM",
+            description = "Give each scene as text instead of an image: the reading test for a language-model stage, "
+                    + "which has no vision to speak of yet. FORM: caption (its caption with boxes, the default) or "
+                    + "listing (each shape's word, then its colour's, then its box).")
+    WordsForm inWords;
 
     @Option(names = "--label", paramLabel = "TEXT", description = "Row label of the Markdown table (default: the model folder).")
     String label;
@@ -64,7 +68,9 @@ final class EvaluateCommand implements Callable<Integer> {
             try (ProgressBar bar = new ProgressBarBuilder().setTaskName("evaluate").setInitialMax(images)
                     .setStyle(ProgressBarStyle.ASCII)
                     .setConsumer(new me.tongfei.progressbar.ConsoleProgressBarConsumer(System.err)).build()) {
-                r = Evaluator.evaluate(m, seed, images, inWords, bar::stepTo);
+                r = Evaluator.evaluate(m, seed, images, inWords == null ? Evaluator.ScenesAs.IMAGES
+                        : inWords == WordsForm.listing ? Evaluator.ScenesAs.LISTING : Evaluator.ScenesAs.CAPTION,
+                        bar::stepTo);
             }
             Integer same = null;
             if (textBaseline != null) {
@@ -82,7 +88,7 @@ final class EvaluateCommand implements Callable<Integer> {
                 o.put("model", name);
                 o.put("images", r.images());
                 o.put("seed", r.seed());
-                o.put("scenes_as", inWords ? "text" : "images");
+                o.put("scenes_as", inWords == null ? "images" : inWords == WordsForm.listing ? "listing" : "text");
                 ObjectNode acc = o.putObject("accuracy");
                 r.asked().keySet().forEach(t -> acc.put(t, r.accuracy(t)));
                 acc.put("count_colour_shape", r.attributes());

@@ -68,6 +68,12 @@ class TrainCliTest {
         JsonNode w = new ObjectMapper().readTree(words.out());
         assertEquals("text", w.get("scenes_as").asText());
         assertEquals(j.get("asked"), w.get("asked"), "the same scenes and questions, given in words");
+        CliTest.Result listed = CliTest.run("evaluate", "--model", run.resolve("lm/model").toString(), "--images", "2",
+                "--json", "--in-words=listing");
+        assertEquals(0, listed.code(), listed.err());
+        JsonNode l = new ObjectMapper().readTree(listed.out());
+        assertEquals("listing", l.get("scenes_as").asText());
+        assertEquals(j.get("asked"), l.get("asked"), "the same scenes and questions, listed");
         CliTest.Result run1 = CliTest.run("run", "--model", installed.toString(), "--image",
                 writeScene().toString(), "--prompt", "Describe the image.", "--max-new-tokens", "8");
         assertEquals(0, run1.code(), run1.err());

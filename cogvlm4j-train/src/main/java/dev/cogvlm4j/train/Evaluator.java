@@ -82,16 +82,32 @@ public final class Evaluator {
 
     /** Asks every question of {@code images} scenes drawn from {@code seed}; {@code progress} gets the image index. */
     public static Report evaluate(CogVlm model, long seed, int images, IntConsumer progress) {
-        return evaluate(model, seed, images, false, progress);
+        return evaluate(model, seed, images, ScenesAs.IMAGES, progress);
+    }
+
+    /** How the scenes reach the model. */
+    public enum ScenesAs {
+        /** Rendered images, asked in the {@code chat} template. */
+        IMAGES,
+        /** In words: the caption with boxes, then the prompt ({@link WorldText#readingPrompt}). */
+        CAPTION,
+        /** In words: the listing, each shape's word then its colour's ({@link WorldText#listingPrompt}). */
+        LISTING
+    }
+
+    /** As {@link #evaluate(CogVlm, long, int, ScenesAs, IntConsumer)}, in words as captions or as images. */
+    public static Report evaluate(CogVlm model, long seed, int images, boolean inWords, IntConsumer progress) {
+        return evaluate(model, seed, images, inWords ? ScenesAs.CAPTION : ScenesAs.IMAGES, progress);
     }
 
     /**
-     * As {@link #evaluate(CogVlm, long, int, IntConsumer)}; with {@code inWords} the scenes are given as text instead
-     * of images (the caption with boxes, then the chat prompt, under the {@code base} template), the reading
+     * As {@link #evaluate(CogVlm, long, int, IntConsumer)}; scenes {@code as} words are given as text instead
+     * of images (the caption with boxes or the listing, then the chat prompt, under the {@code base} template), the reading
      * exercise a language model must pass before visual experts can teach it to read the same facts from image
      * tokens. Same scenes, questions and scoring either way.
      */
-    public static Report evaluate(CogVlm model, long seed, int images, boolean inWords, IntConsumer progress) {
+    public static Report evaluate(CogVlm model, long seed, int images, ScenesAs as, IntConsumer progress) {
+        boolean inWords = as != ScenesAs.IMAGES;
         SplittableRandom r = new SplittableRandom(seed);
         List<String> failures = new java.util.ArrayList<>();
         Map<String, int[][]> byShapes = new LinkedHashMap<>();
@@ -101,7 +117,8 @@ public final class Evaluator {
             RgbImage image = inWords ? null : ShapesWorld.render(scene);
             for (ShapesWorld.QA qa : ShapesWorld.questions(scene)) {
                 Question q = inWords
-                        ? new Question(WorldText.readingPrompt(scene, qa.question()), List.of(), null, "base")
+                        ? new Question(as == ScenesAs.LISTING ? WorldText.listingPrompt(scene, qa.question())
+                                : WorldText.readingPrompt(scene, qa.question()), List.of(), null, "base")
                         : Question.of(qa.question(), image);
                 Answer a = model.ask(q, greedy, null);
                 String got = a.text().strip();

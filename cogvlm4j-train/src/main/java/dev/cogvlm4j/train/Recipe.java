@@ -9,6 +9,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 
 /**
@@ -48,9 +49,19 @@ public record Recipe(long seed, boolean deepFusion, int tokenizerScenes, int tok
      * @param checkpointEvery steps between checkpoints
      * @param beta2           AdamW's second-moment decay
      * @param maxShapes       most shapes per training scene (a curriculum may start below the world's four)
+     * @param weights         relative weight of each question type when questions are drawn ({@code "weights"};
+     *                        a type not named weighs 1; empty: every question of a scene is equally likely, as
+     *                        before weights existed)
+     * @param listing         share of reading exercises whose scene is written as a listing, each shape's word
+     *                        followed by its colour's ({@code circle red [[...]], square blue [[...]].}), instead
+     *                        of the caption with boxes ({@code "listing"}, 0 to 1)
+     * @param perAnswer       the loss is the mean over answers of each answer's mean cross-entropy
+     *                        ({@code "loss": "answer"}), so a one-token colour weighs as much as a caption with
+     *                        boxes; otherwise ({@code "token"}, the default) the mean over all answer tokens
      */
     public record Stage(String name, Set<String> types, int steps, int batch, int questions, float lr, float minLr,
-                        int warmup, float towerLr, float expertsLr, int checkpointEvery, float beta2, int maxShapes) {
+                        int warmup, float towerLr, float expertsLr, int checkpointEvery, float beta2, int maxShapes,
+                        Map<String, Double> weights, double listing, boolean perAnswer) {
         /** Whether this is a text-only language-model stage ({@code text}, {@code reading} or both). */
         public boolean text() {
             return types.stream().anyMatch(LANGUAGE_TYPES::contains);
@@ -64,6 +75,9 @@ public record Recipe(long seed, boolean deepFusion, int tokenizerScenes, int tok
 
     /** The types of a language-model stage, which may be mixed with each other but with nothing else. */
     static final Set<String> LANGUAGE_TYPES = Set.of("text", "reading");
+
+    /** The world's question types (what {@code "weights"} may name). */
+    static final Set<String> QUESTION_TYPES = Set.of("caption", "caption_boxes", "count", "colour", "shape", "grounding");
 
     /** The question types a stage may name. */
     public static final Set<String> TYPES = Set.of("text", "reading", "patches", "caption", "caption_boxes", "count", "colour", "shape", "grounding");
@@ -119,7 +133,8 @@ public record Recipe(long seed, boolean deepFusion, int tokenizerScenes, int tok
                     s.path("warmup").asInt(Math.min(50, steps / 10)), (float) rate(s, "tower_lr", 1.0, source, name),
                     (float) rate(s, "experts_lr", 1.0, source, name),
                     s.path("checkpoint_every").asInt(25), (float) s.path("beta2").asDouble(0.95),
-                    s.path("max_shapes").asInt(4)));
+                    s.path("max_shapes").asInt(4), weights(s, source, name), share(s, "listing", source, name),
+                    lossUnit(s, source, name)));
         }
         if (stages.isEmpty()) {
             throw new IllegalArgumentException(source + ": no stages");
@@ -152,6 +167,55 @@ public record Recipe(long seed, boolean deepFusion, int tokenizerScenes, int tok
         if (!v.isNumber() || !Double.isFinite(v.asDouble()) || v.asDouble() < 0 || v.asDouble() > 1e3) {
             throw new IllegalArgumentException(source + ": stage " + stage + ": \"" + key
                     + "\" must be a number from 0 to 1000, not " + v);
+        }
+        return v.asDouble();
+    }
+
+    /** The question types' weights: an object of known question types to positive finite numbers. */
+    private static Map<String, Double> weights(JsonNode s, String source, String stage) {
+        JsonNode w = s.get("weights");
+        if (w == null) {
+            return Map.of();
+        }
+        if (!w.isObject()) {
+            throw new IllegalArgumentException(source + ": stage " + stage + ": \"weights\" must be an object of question types to numbers");
+        }
+        Map<String, Double> out = new java.util.TreeMap<>();
+        for (var e : w.properties()) {
+            if (!QUESTION_TYPES.contains(e.getKey())) {
+                throw new IllegalArgumentException(source + ": stage " + stage + ": \"weights\" names \"" + e.getKey()
+                        + "\", not a question type; use " + String.join(", ", new java.util.TreeSet<>(QUESTION_TYPES)));
+            }
+            double v = e.getValue().asDouble(Double.NaN);
+            if (!e.getValue().isNumber() || !Double.isFinite(v) || v <= 0 || v > 1e6) {
+                throw new IllegalArgumentException(source + ": stage " + stage + ": the weight of " + e.getKey()
+                        + " must be a number above 0 and at most 1000000, not " + e.getValue());
+            }
+            out.put(e.getKey(), v);
+        }
+        return java.util.Collections.unmodifiableMap(out);
+    }
+
+    /** {@code "loss"}: {@code "answer"} (true) or {@code "token"} (false, the default). */
+    private static boolean lossUnit(JsonNode s, String source, String stage) {
+        JsonNode v = s.get("loss");
+        if (v == null || v.asText().equals("token") && v.isTextual()) {
+            return false;
+        }
+        if (v.isTextual() && v.asText().equals("answer")) {
+            return true;
+        }
+        throw new IllegalArgumentException(source + ": stage " + stage + ": \"loss\" must be \"token\" or \"answer\", not " + v);
+    }
+
+    /** A share from 0 to 1 (0 when absent). */
+    private static double share(JsonNode s, String key, String source, String stage) {
+        JsonNode v = s.get(key);
+        if (v == null) {
+            return 0;
+        }
+        if (!v.isNumber() || !(v.asDouble() >= 0 && v.asDouble() <= 1)) {
+            throw new IllegalArgumentException(source + ": stage " + stage + ": \"" + key + "\" must be a number from 0 to 1, not " + v);
         }
         return v.asDouble();
     }

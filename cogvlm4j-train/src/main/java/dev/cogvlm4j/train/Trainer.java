@@ -191,17 +191,20 @@ public final class Trainer {
             }
             long t0 = System.nanoTime();
             Episode[] batch = batch(stage, index, step, factory);
+            // The step's loss is the mean over target tokens, or with "loss": "answer" the mean over answers of each
+            // answer's mean (the patch stage has no answers: its unit is always the patch).
+            boolean perAnswer = stage.perAnswer() && !stage.patches();
             int targets = 0;
             long rows = 0;
             for (Episode e : batch) {
-                targets += e.targetCount();
+                targets += perAnswer ? e.answerCount() : e.targetCount();
                 rows += rows(e, config);
             }
             float scale = 1f / targets;
             double[] lossSums = new double[batch.length];
             Parallel.range(workers, w -> {
                 for (int i = w; i < batch.length; i += workers) {
-                    lossSums[i] = net.forwardBackward(batch[i], grads[w], scale);
+                    lossSums[i] = net.forwardBackward(batch[i], grads[w], scale, perAnswer);
                 }
             });
             for (Param p : params) {
@@ -270,13 +273,15 @@ public final class Trainer {
                 // text-only recipe produces the same episodes as before the reading kind existed.
                 boolean both = stage.types().size() > 1;
                 boolean reading = both ? r.nextBoolean() : stage.types().contains("reading");
-                out[i] = reading ? factory.reading(r, stage.questions()) : factory.text(r, stage.questions());
+                out[i] = reading ? factory.reading(r, stage.questions(), stage.weights(), stage.listing())
+                        : factory.text(r, stage.questions());
             } else if (stage.patches()) {
                 out[i] = factory.patches(ShapesWorld.scene(r, stage.maxShapes()));
             } else {
                 Episode e = null;
                 while (e == null) {
-                    e = factory.image(ShapesWorld.scene(r, stage.maxShapes()), stage.types(), stage.questions(), r);
+                    e = factory.image(ShapesWorld.scene(r, stage.maxShapes()), stage.types(), stage.questions(),
+                            stage.weights(), r);
                 }
                 out[i] = e;
             }

@@ -47,6 +47,16 @@ class TrainerTest {
     private static final Trainer.Listener QUIET = r -> {
     };
 
+    /** The test recipe's tokenizer (learned into {@code dir}) and an episode factory over it. */
+    private record Data(Tokenizer tokenizer, EpisodeFactory factory) {
+    }
+
+    private static Data data(Path dir) throws java.io.IOException {
+        Trainer t = new Trainer(recipe("deep"), dir, QUIET);
+        Tokenizer tok = Tokenizers.load(t.tokenizerDir());
+        return new Data(tok, new EpisodeFactory(tok, dev.cogvlm4j.model.CogVlmConfig.parse(t.modelConfig(tok), Set.of())));
+    }
+
     @Test
     void aKilledRunResumesExactly(@TempDir Path dir) throws Exception {
         Path straight = dir.resolve("straight");
@@ -160,9 +170,7 @@ class TrainerTest {
     @Test
     void patchLabelsNameTheObjectCoveringMostOfEachPatch(@TempDir Path dir) throws Exception {
         // The test recipe's tower sees 112 px in 28 px patches: a 4x4 grid whose cells are 56 world pixels.
-        Trainer t = new Trainer(recipe("deep"), dir, QUIET);
-        Tokenizer tok = Tokenizers.load(t.tokenizerDir());
-        EpisodeFactory f = new EpisodeFactory(tok, dev.cogvlm4j.model.CogVlmConfig.parse(t.modelConfig(tok), Set.of()));
+        EpisodeFactory f = data(dir).factory();
         var red = dev.cogvlm4j.train.world.Shape.Colour.RED;
         var blue = dev.cogvlm4j.train.world.Shape.Colour.BLUE;
         var square = dev.cogvlm4j.train.world.Shape.Kind.SQUARE;
@@ -208,7 +216,15 @@ class TrainerTest {
                 "{\"tokenizer\": {\"split_punctuation\": \"yes\"}, \"model\": {\"vision_config\": {}}, \"stages\": [{\"name\": \"x\", \"types\": [\"caption\"], \"steps\": 1, \"batch\": 1, \"questions\": 1}]}",
                 "{\"threads\": -2, \"model\": {\"vision_config\": {}}, \"stages\": [{\"name\": \"x\", \"types\": [\"caption\"], \"steps\": 1, \"batch\": 1, \"questions\": 1}]}",
                 "{\"threads\": \"two\", \"model\": {\"vision_config\": {}}, \"stages\": [{\"name\": \"x\", \"types\": [\"caption\"], \"steps\": 1, \"batch\": 1, \"questions\": 1}]}",
-                "{\"threads\": 1.5, \"model\": {\"vision_config\": {}}, \"stages\": [{\"name\": \"x\", \"types\": [\"caption\"], \"steps\": 1, \"batch\": 1, \"questions\": 1}]}")) {
+                "{\"threads\": 1.5, \"model\": {\"vision_config\": {}}, \"stages\": [{\"name\": \"x\", \"types\": [\"caption\"], \"steps\": 1, \"batch\": 1, \"questions\": 1}]}",
+                "{\"model\": {\"vision_config\": {}}, \"stages\": [{\"name\": \"x\", \"types\": [\"reading\"], \"steps\": 1, \"batch\": 1, \"questions\": 1, \"weights\": {\"poems\": 2}}]}",
+                "{\"model\": {\"vision_config\": {}}, \"stages\": [{\"name\": \"x\", \"types\": [\"reading\"], \"steps\": 1, \"batch\": 1, \"questions\": 1, \"weights\": {\"colour\": 0}}]}",
+                "{\"model\": {\"vision_config\": {}}, \"stages\": [{\"name\": \"x\", \"types\": [\"reading\"], \"steps\": 1, \"batch\": 1, \"questions\": 1, \"weights\": {\"colour\": \"more\"}}]}",
+                "{\"model\": {\"vision_config\": {}}, \"stages\": [{\"name\": \"x\", \"types\": [\"reading\"], \"steps\": 1, \"batch\": 1, \"questions\": 1, \"weights\": [\"colour\"]}]}",
+                "{\"model\": {\"vision_config\": {}}, \"stages\": [{\"name\": \"x\", \"types\": [\"reading\"], \"steps\": 1, \"batch\": 1, \"questions\": 1, \"listing\": 1.5}]}",
+                "{\"model\": {\"vision_config\": {}}, \"stages\": [{\"name\": \"x\", \"types\": [\"reading\"], \"steps\": 1, \"batch\": 1, \"questions\": 1, \"listing\": \"half\"}]}",
+                "{\"model\": {\"vision_config\": {}}, \"stages\": [{\"name\": \"x\", \"types\": [\"reading\"], \"steps\": 1, \"batch\": 1, \"questions\": 1, \"loss\": \"sentence\"}]}",
+                "{\"model\": {\"vision_config\": {}}, \"stages\": [{\"name\": \"x\", \"types\": [\"reading\"], \"steps\": 1, \"batch\": 1, \"questions\": 1, \"loss\": 1}]}")) {
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Recipe.parse(m.readTree(bad), "r.json"), bad);
             assertTrue(e.getMessage().startsWith("r.json:") && !e.getMessage().contains("\n"), e.getMessage());
         }
@@ -216,10 +232,9 @@ class TrainerTest {
 
     @Test
     void episodesTargetOnlyTheAnswerAndEndOfSequence(@TempDir Path dir) throws Exception {
-        Trainer t = new Trainer(recipe("deep"), dir, QUIET);
-        Tokenizer tok = Tokenizers.load(t.tokenizerDir());
-        var config = dev.cogvlm4j.model.CogVlmConfig.parse(t.modelConfig(tok), Set.of());
-        EpisodeFactory f = new EpisodeFactory(tok, config);
+        Data d = data(dir);
+        Tokenizer tok = d.tokenizer();
+        EpisodeFactory f = d.factory();
         Episode.Branch b = f.qa("How many shapes are there?", "3");
         int answerStart = tok.encode("Question: How many shapes are there? Answer:").length;
         // " 3" is "▁" then "3": digits never merge, as in Llama's tokenizer.
@@ -274,10 +289,9 @@ class TrainerTest {
 
     @Test
     void readingExercisesTargetOnlyTheAnswerAfterTheSceneInWords(@TempDir Path dir) throws Exception {
-        Trainer t = new Trainer(recipe("deep"), dir, QUIET);
-        Tokenizer tok = Tokenizers.load(t.tokenizerDir());
-        var config = dev.cogvlm4j.model.CogVlmConfig.parse(t.modelConfig(tok), Set.of());
-        Episode e = new EpisodeFactory(tok, config).reading(new SplittableRandom(4), 5);
+        Data d = data(dir);
+        Tokenizer tok = d.tokenizer();
+        Episode e = d.factory().reading(new SplittableRandom(4), 5);
         assertEquals(5, e.branches().size());
         assertTrue(!e.hasImageSlots(), "text only");
         for (Episode.Branch b : e.branches()) {
@@ -298,6 +312,60 @@ class TrainerTest {
         List<Double> losses = new Trainer(mixed, dir.resolve("mixed"), QUIET).runStage("lm", -1);
         assertEquals(6, losses.size());
         assertTrue(losses.stream().allMatch(l -> Double.isFinite(l) && l > 0), losses.toString());
+    }
+
+    /**
+     * Question weights draw each type in proportion (here colour questions about four times as often as uniform
+     * drawing gives them), a listing share writes that share of scenes as listings, and a stage with neither draws
+     * exactly the episodes it drew before the options existed.
+     */
+    @Test
+    void readingExercisesFollowTheStagesWeightsAndListingShare(@TempDir Path dir) throws Exception {
+        Data d = data(dir);
+        Tokenizer tok = d.tokenizer();
+        EpisodeFactory f = d.factory();
+        int n = 400;
+        Episode plain = f.reading(new SplittableRandom(8), n);
+        Episode same = f.reading(new SplittableRandom(8), n, java.util.Map.of(), 0);
+        for (int i = 0; i < n; i++) {
+            assertArrayEquals(plain.branches().get(i).ids(), same.branches().get(i).ids(), "no options: the old draws");
+        }
+        Episode weighted = f.reading(new SplittableRandom(8), n, java.util.Map.of("colour", 8.0), 0.5);
+        int colourPlain = 0;
+        int colourWeighted = 0;
+        int listings = 0;
+        for (int i = 0; i < n; i++) {
+            colourPlain += text(tok, plain.branches().get(i)).contains("What color") ? 1 : 0;
+            String text = text(tok, weighted.branches().get(i));
+            colourWeighted += text.contains("What color") ? 1 : 0;
+            boolean listing = text.matches("(circle|square|triangle) (red|green|blue|yellow|purple|orange) \\[\\[.*");
+            assertTrue(listing || text.matches("An? .*"), text);
+            listings += listing ? 1 : 0;
+        }
+        assertTrue(colourPlain > 10 && colourWeighted > 3 * colourPlain, colourPlain + " against " + colourWeighted);
+        assertTrue(listings > n / 2 - 60 && listings < n / 2 + 60, listings + " listings of " + n);
+        // The listing keeps the caption's left-to-right order, each shape's word right before its colour's.
+        ShapesWorld.Scene scene = ShapesWorld.scene(new SplittableRandom(11));
+        String listing = dev.cogvlm4j.train.data.WorldText.listing(scene);
+        List<dev.cogvlm4j.train.world.Shape> shapes = scene.leftToRight();
+        StringBuilder expected = new StringBuilder();
+        for (var s : shapes) {
+            expected.append(expected.isEmpty() ? "" : ", ").append(s.kind().word()).append(' ').append(s.colour().word())
+                    .append(' ').append(s.box999());
+        }
+        assertEquals(expected + ".", listing);
+        // Weights apply to image episodes' questions too: with colour weighted far up, the first drawn is colour.
+        ShapesWorld.Scene several = null;
+        for (long seed = 0; several == null; seed++) {
+            ShapesWorld.Scene c = ShapesWorld.scene(new SplittableRandom(seed));
+            several = ShapesWorld.questions(c).stream().anyMatch(q -> q.type().equals("colour")) ? c : null;
+        }
+        Episode e = f.image(several, Set.of("count", "colour"), 1, java.util.Map.of("colour", 1e6), new SplittableRandom(3));
+        assertTrue(text(tok, e.branches().get(0)).contains("What color"));
+    }
+
+    private static String text(Tokenizer tok, Episode.Branch b) {
+        return tok.decode(b.ids(), b.ids().length, true, false);
     }
 
     /** Every recipe in the repository parses, and each shallow arm runs its deep arm's stages on the same data. */

@@ -9,6 +9,7 @@ import dev.cogvlm4j.vision.ImagePreprocessor;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.SplittableRandom;
 
@@ -61,14 +62,49 @@ public final class EpisodeFactory {
      * where most tokens are unpredictable captions, teaches it too slowly to show within the budget.
      */
     public Episode reading(SplittableRandom r, int branches) {
+        return reading(r, branches, Map.of(), 0);
+    }
+
+    /**
+     * Reading exercises with the questions drawn by type {@code weights} (see {@link #draw}) and a share
+     * {@code listing} of the scenes written as a listing ({@link WorldText#listing}) instead of the caption with
+     * boxes. With no weights and no listing this draws exactly what {@link #reading(SplittableRandom, int)} always
+     * drew.
+     */
+    public Episode reading(SplittableRandom r, int branches, Map<String, Double> weights, double listing) {
         List<Episode.Branch> out = new ArrayList<>();
         while (out.size() < branches) {
             ShapesWorld.Scene scene = ShapesWorld.scene(r);
             List<ShapesWorld.QA> qs = ShapesWorld.questions(scene);
-            ShapesWorld.QA qa = qs.get(r.nextInt(qs.size()));
-            out.add(answerOnly(WorldText.readingPrompt(scene, qa.question()), qa.answer()));
+            ShapesWorld.QA qa = qs.get(draw(qs, weights, r));
+            boolean asListing = listing > 0 && r.nextDouble() < listing;
+            String scenePrompt = asListing ? WorldText.listingPrompt(scene, qa.question())
+                    : WorldText.readingPrompt(scene, qa.question());
+            out.add(answerOnly(scenePrompt, qa.answer()));
         }
         return new Episode(null, out);
+    }
+
+    /**
+     * Index of a question drawn from {@code qs}: uniformly when {@code weights} is empty (one {@code nextInt}, as
+     * before weights existed), else in proportion to its type's weight (1 for a type not named).
+     */
+    static int draw(List<ShapesWorld.QA> qs, Map<String, Double> weights, SplittableRandom r) {
+        if (weights.isEmpty()) {
+            return r.nextInt(qs.size());
+        }
+        double total = 0;
+        for (ShapesWorld.QA q : qs) {
+            total += weights.getOrDefault(q.type(), 1.0);
+        }
+        double u = r.nextDouble() * total;
+        for (int i = 0; i < qs.size(); i++) {
+            u -= weights.getOrDefault(qs.get(i).type(), 1.0);
+            if (u < 0) {
+                return i;
+            }
+        }
+        return qs.size() - 1;
     }
 
     /**
@@ -76,6 +112,12 @@ public final class EpisodeFactory {
      * replacement. Returns null when the scene has no question of those types.
      */
     public Episode image(ShapesWorld.Scene scene, Set<String> types, int maxQuestions, SplittableRandom r) {
+        return image(scene, types, maxQuestions, Map.of(), r);
+    }
+
+    /** As {@link #image(ShapesWorld.Scene, Set, int, SplittableRandom)}, questions drawn by type {@code weights}. */
+    public Episode image(ShapesWorld.Scene scene, Set<String> types, int maxQuestions, Map<String, Double> weights,
+                         SplittableRandom r) {
         List<ShapesWorld.QA> qs = new ArrayList<>(ShapesWorld.questions(scene).stream()
                 .filter(q -> types.contains(q.type())).toList());
         if (qs.isEmpty()) {
@@ -83,7 +125,7 @@ public final class EpisodeFactory {
         }
         List<Episode.Branch> branches = new ArrayList<>();
         while (!qs.isEmpty() && branches.size() < maxQuestions) {
-            ShapesWorld.QA qa = qs.remove(r.nextInt(qs.size()));
+            ShapesWorld.QA qa = qs.remove(draw(qs, weights, r));
             branches.add(qa(qa.question(), qa.answer()));
         }
         return new Episode(pixels(scene), branches);

@@ -1,6 +1,7 @@
 package dev.cogvlm4j.train.data;
 
 import dev.cogvlm4j.text.PromptTemplate;
+import dev.cogvlm4j.train.world.Shape;
 import dev.cogvlm4j.train.world.ShapesWorld;
 import java.util.ArrayList;
 import java.util.List;
@@ -27,6 +28,28 @@ public final class WorldText {
     /** The scene in words (its caption with boxes), then the chat prompt for {@code question}: a reading exercise. */
     public static String readingPrompt(ShapesWorld.Scene scene, String question) {
         return ShapesWorld.caption(scene, true) + " " + prompt(question);
+    }
+
+    /**
+     * The scene as a listing, left to right: each shape's word, then its colour's, then its box
+     * ({@code circle red [[...]], square blue [[...]].}). Here a question about a shape finds its colour right
+     * after the shape's word, as a question about a colour finds the shape after the colour's word in a caption:
+     * both lookups become "find the word, read the next one", the one an induction head does.
+     */
+    public static String listing(ShapesWorld.Scene scene) {
+        StringBuilder sb = new StringBuilder();
+        List<Shape> shapes = scene.leftToRight();
+        for (int i = 0; i < shapes.size(); i++) {
+            Shape s = shapes.get(i);
+            sb.append(i == 0 ? "" : ", ").append(s.kind().word()).append(' ').append(s.colour().word()).append(' ')
+                    .append(s.box999());
+        }
+        return sb.append('.').toString();
+    }
+
+    /** The scene as a listing ({@link #listing}), then the chat prompt for {@code question}. */
+    public static String listingPrompt(ShapesWorld.Scene scene, String question) {
+        return listing(scene) + " " + prompt(question);
     }
 
     /** Every question of the scene as a chat transcript, plus its two captions as plain sentences. */

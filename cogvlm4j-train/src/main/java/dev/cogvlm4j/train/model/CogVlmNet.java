@@ -300,12 +300,21 @@ public final class CogVlmNet {
      * {@code lossScale × Σ cross-entropy} over its target tokens; returns that (unscaled) sum.
      */
     public double forwardBackward(Episode e, Grads grads, float lossScale) {
+        return forwardBackward(e, grads, lossScale, false);
+    }
+
+    /**
+     * As {@link #forwardBackward(Episode, Grads, float)}; with {@code perAnswer} the loss is instead
+     * {@code lossScale × Σ} over the branches of each branch's mean cross-entropy (every answer weighs the same,
+     * a one-word colour as much as a sixty-token caption with boxes), and that unscaled sum is returned.
+     */
+    public double forwardBackward(Episode e, Grads grads, float lossScale, boolean perAnswer) {
         if (e.patches() != null) {
             return patchStep(e, grads, lossScale);
         }
         Pass pass = new Pass(e);
         pass.forward();
-        return pass.backward(grads, lossScale);
+        return pass.backward(grads, lossScale, perAnswer);
     }
 
     /**
@@ -368,7 +377,14 @@ public final class CogVlmNet {
         }
         Pass pass = new Pass(e);
         pass.forward();
-        return pass.crossEntropy(new float[pass.logits.length]) / e.targetCount();
+        return pass.crossEntropy(new float[pass.logits.length], false) / e.targetCount();
+    }
+
+    /** Mean over the episode's answers (branches with targets) of each one's mean cross-entropy, for checks. */
+    public double answerLoss(Episode e) {
+        Pass pass = new Pass(e);
+        pass.forward();
+        return pass.crossEntropy(new float[pass.logits.length], true) / e.answerCount();
     }
 
     /** Logits {@code [targets, vocab]} at the episode's target positions, branch by branch. */
@@ -424,6 +440,8 @@ public final class CogVlmNet {
         final int[] languageRows;
         final int[] targetRows;
         final int[] targetIds;
+        /** The branch of each target row. */
+        final int[] targetBranch;
         final int[] textRows;
         final int[] textIds;
         Tower tower;
@@ -457,6 +475,7 @@ public final class CogVlmNet {
             List<Integer> lang = new ArrayList<>();
             List<Integer> tRows = new ArrayList<>();
             List<Integer> tIds = new ArrayList<>();
+            List<Integer> tBranch = new ArrayList<>();
             List<Integer> xRows = new ArrayList<>();
             List<Integer> xIds = new ArrayList<>();
             xRows.add(0);
@@ -479,6 +498,7 @@ public final class CogVlmNet {
                     if (br.targets()[i] >= 0) {
                         tRows.add(row);
                         tIds.add(br.targets()[i]);
+                        tBranch.add(b);
                     }
                 }
             }
@@ -486,6 +506,7 @@ public final class CogVlmNet {
             languageRows = ints(lang);
             targetRows = ints(tRows);
             targetIds = ints(tIds);
+            targetBranch = ints(tBranch);
             textRows = ints(xRows);
             textIds = ints(xIds);
         }
@@ -515,21 +536,43 @@ public final class CogVlmNet {
             Ops.linear(finalNorm, targetRows.length, h, w("lm_head.weight"), config.vocabSize(), null, logits);
         }
 
-        /** Summed cross-entropy over the targets; {@code dlogits} gets the gradient of the mean. */
-        double crossEntropy(float[] dlogits) {
-            boolean[] mask = new boolean[targetRows.length];
-            Arrays.fill(mask, true);
-            return Ops.crossEntropy(logits, targetRows.length, config.vocabSize(), targetIds, mask, dlogits)
-                    * targetRows.length;
+        /**
+         * Summed cross-entropy over the targets; {@code dlogits} gets the gradient of the mean. {@code perAnswer}:
+         * the sum over branches of each branch's mean, and {@code dlogits} gets the gradient of that sum.
+         */
+        double crossEntropy(float[] dlogits, boolean perAnswer) {
+            int nt = targetRows.length;
+            boolean[] mask = new boolean[nt];
+            if (!perAnswer) {
+                Arrays.fill(mask, true);
+                return Ops.crossEntropy(logits, nt, config.vocabSize(), targetIds, mask, dlogits) * nt;
+            }
+            double sum = 0;
+            float[] branchGrad = new float[dlogits.length];
+            for (int b = 0; b < branchStart.length; b++) {
+                boolean any = false;
+                for (int i = 0; i < nt; i++) {
+                    mask[i] = targetBranch[i] == b;
+                    any |= mask[i];
+                }
+                if (any) {
+                    sum += Ops.crossEntropy(logits, nt, config.vocabSize(), targetIds, mask, branchGrad);
+                    for (int i = 0; i < dlogits.length; i++) {
+                        dlogits[i] += branchGrad[i];
+                    }
+                }
+            }
+            return sum;
         }
 
-        double backward(Grads g, float lossScale) {
+        double backward(Grads g, float lossScale, boolean perAnswer) {
             int nt = targetRows.length;
             int vocab = config.vocabSize();
             float[] dlogits = new float[logits.length];
-            double loss = crossEntropy(dlogits);
-            // crossEntropy averages over this episode's targets; the caller's scale turns that into the batch mean.
-            float s = lossScale * nt;
+            double loss = crossEntropy(dlogits, perAnswer);
+            // crossEntropy gives the gradient of this episode's mean (per token) or of its sum of answer means; the
+            // caller's scale turns either into the batch mean.
+            float s = perAnswer ? lossScale : lossScale * nt;
             for (int i = 0; i < dlogits.length; i++) {
                 dlogits[i] *= s;
             }

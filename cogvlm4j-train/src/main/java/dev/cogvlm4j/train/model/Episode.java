@@ -99,6 +99,11 @@ public record Episode(float[] pixels, List<Branch> branches, PatchTargets patche
         return pixels != null && pixels.length > 0;
     }
 
+    /** Branches with at least one target: the answers a per-answer loss averages over. */
+    public int answerCount() {
+        return (int) branches.stream().filter(b -> b.targetCount() > 0).count();
+    }
+
     /** Positions with a target, over all branches (patches, when the episode trains the tower alone). */
     public int targetCount() {
         return patches != null ? patches.kind().length : branches.stream().mapToInt(Branch::targetCount).sum();

@@ -1,6 +1,7 @@
 package dev.cogvlm4j.train.model;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -89,8 +90,13 @@ class CogVlmNetTest {
     }
 
     private static void checkGradients(CogVlmNet net, Episode e, double h) {
+        checkGradients(net, e, h, false);
+    }
+
+    /** With {@code perAnswer}, against the mean over answers of each answer's mean (the recipe's "loss": "answer"). */
+    private static void checkGradients(CogVlmNet net, Episode e, double h, boolean perAnswer) {
         Grads g = new Grads(net);
-        net.forwardBackward(e, g, 1f / e.targetCount());
+        net.forwardBackward(e, g, 1f / (perAnswer ? e.answerCount() : e.targetCount()), perAnswer);
         Random r = new Random(3);
         List<String> bad = new ArrayList<>();
         int checked = 0;
@@ -107,9 +113,9 @@ class CogVlmNetTest {
                 }
                 float keep = v[i];
                 v[i] = (float) (keep + h);
-                double up = net.loss(e);
+                double up = perAnswer ? net.answerLoss(e) : net.loss(e);
                 v[i] = (float) (keep - h);
-                double down = net.loss(e);
+                double down = perAnswer ? net.answerLoss(e) : net.loss(e);
                 v[i] = keep;
                 double numeric = (up - down) / (2 * h);
                 double err = Math.abs(numeric - analytic[i]) / Math.max(5e-3, Math.abs(numeric) + Math.abs(analytic[i]));
@@ -129,6 +135,18 @@ class CogVlmNetTest {
     @Test
     void deepFusionGradientsMatchFiniteDifferences() {
         checkGradients(net(5), episode(9));
+    }
+
+    /**
+     * The per-answer loss (each answer's mean cross-entropy, averaged over answers): its gradients match finite
+     * differences, and it differs from the per-token mean when the answers differ in length (3 and 4 tokens here).
+     */
+    @Test
+    void perAnswerLossGradientsMatchFiniteDifferences() {
+        CogVlmNet net = net(5);
+        Episode e = episode(9);
+        checkGradients(net, e, 1e-2, true);
+        assertNotEquals(net.loss(e), net.answerLoss(e), 1e-6);
     }
 
     @Test
