@@ -62,18 +62,15 @@ class TrainCliTest {
             assertEquals(e.getValue().asInt(), asked, e.getKey());
             assertEquals(j.get("accuracy").get(e.getKey()).asDouble(), (double) right / asked, 1e-12, e.getKey());
         });
-        CliTest.Result words = CliTest.run("evaluate", "--model", run.resolve("lm/model").toString(), "--images", "2",
-                "--json", "--in-words");
-        assertEquals(0, words.code(), words.err());
-        JsonNode w = new ObjectMapper().readTree(words.out());
-        assertEquals("text", w.get("scenes_as").asText());
-        assertEquals(j.get("asked"), w.get("asked"), "the same scenes and questions, given in words");
-        CliTest.Result listed = CliTest.run("evaluate", "--model", run.resolve("lm/model").toString(), "--images", "2",
-                "--json", "--in-words=listing");
-        assertEquals(0, listed.code(), listed.err());
-        JsonNode l = new ObjectMapper().readTree(listed.out());
-        assertEquals("listing", l.get("scenes_as").asText());
-        assertEquals(j.get("asked"), l.get("asked"), "the same scenes and questions, listed");
+        // The same scenes and questions, given in words: as captions (the default form) or as listings.
+        for (String[] form : new String[][]{{"--in-words", "text"}, {"--in-words=listing", "listing"}}) {
+            CliTest.Result words = CliTest.run("evaluate", "--model", run.resolve("lm/model").toString(), "--images", "2",
+                    "--json", form[0]);
+            assertEquals(0, words.code(), words.err());
+            JsonNode w = new ObjectMapper().readTree(words.out());
+            assertEquals(form[1], w.get("scenes_as").asText());
+            assertEquals(j.get("asked"), w.get("asked"), form[0]);
+        }
         CliTest.Result run1 = CliTest.run("run", "--model", installed.toString(), "--image",
                 writeScene().toString(), "--prompt", "Describe the image.", "--max-new-tokens", "8");
         assertEquals(0, run1.code(), run1.err());
