@@ -39,7 +39,15 @@ final class EvaluateCommand implements Callable<Integer> {
     Path textBaseline;
 
     /** How {@code --in-words} writes a scene. */
-    enum WordsForm { caption, listing }
+    enum WordsForm {
+        caption(Evaluator.ScenesAs.CAPTION), listing(Evaluator.ScenesAs.LISTING);
+
+        final Evaluator.ScenesAs as;
+
+        WordsForm(Evaluator.ScenesAs as) {
+            this.as = as;
+        }
+    }
 
     @Option(names = "--in-words", arity = "0..1", fallbackValue = "caption", paramLabel = "FORM",
             description = "Give each scene as text instead of an image: the reading test for a language-model stage, "
@@ -64,13 +72,12 @@ final class EvaluateCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         try (CogVlm m = model.load()) {
             m.requireTokenizer();
+            Evaluator.ScenesAs as = inWords == null ? Evaluator.ScenesAs.IMAGES : inWords.as;
             Evaluator.Report r;
             try (ProgressBar bar = new ProgressBarBuilder().setTaskName("evaluate").setInitialMax(images)
                     .setStyle(ProgressBarStyle.ASCII)
                     .setConsumer(new me.tongfei.progressbar.ConsoleProgressBarConsumer(System.err)).build()) {
-                r = Evaluator.evaluate(m, seed, images, inWords == null ? Evaluator.ScenesAs.IMAGES
-                        : inWords == WordsForm.listing ? Evaluator.ScenesAs.LISTING : Evaluator.ScenesAs.CAPTION,
-                        bar::stepTo);
+                r = Evaluator.evaluate(m, seed, images, as, bar::stepTo);
             }
             Integer same = null;
             if (textBaseline != null) {
@@ -88,7 +95,7 @@ final class EvaluateCommand implements Callable<Integer> {
                 o.put("model", name);
                 o.put("images", r.images());
                 o.put("seed", r.seed());
-                o.put("scenes_as", inWords == null ? "images" : inWords == WordsForm.listing ? "listing" : "text");
+                o.put("scenes_as", as.label());
                 ObjectNode acc = o.putObject("accuracy");
                 r.asked().keySet().forEach(t -> acc.put(t, r.accuracy(t)));
                 acc.put("count_colour_shape", r.attributes());

@@ -85,19 +85,25 @@ public final class Evaluator {
         return evaluate(model, seed, images, ScenesAs.IMAGES, progress);
     }
 
-    /** How the scenes reach the model. */
+    /** How the scenes reach the model, and the name {@code evaluate --json} gives that ({@code scenes_as}). */
     public enum ScenesAs {
         /** Rendered images, asked in the {@code chat} template. */
-        IMAGES,
+        IMAGES("images"),
         /** In words: the caption with boxes, then the prompt ({@link WorldText#readingPrompt}). */
-        CAPTION,
+        CAPTION("text"),
         /** In words: the listing, each shape's word then its colour's ({@link WorldText#listingPrompt}). */
-        LISTING
-    }
+        LISTING("listing");
 
-    /** As {@link #evaluate(CogVlm, long, int, ScenesAs, IntConsumer)}, in words as captions or as images. */
-    public static Report evaluate(CogVlm model, long seed, int images, boolean inWords, IntConsumer progress) {
-        return evaluate(model, seed, images, inWords ? ScenesAs.CAPTION : ScenesAs.IMAGES, progress);
+        private final String label;
+
+        ScenesAs(String label) {
+            this.label = label;
+        }
+
+        /** The name in {@code evaluate --json}. */
+        public String label() {
+            return label;
+        }
     }
 
     /**
@@ -107,19 +113,19 @@ public final class Evaluator {
      * tokens. Same scenes, questions and scoring either way.
      */
     public static Report evaluate(CogVlm model, long seed, int images, ScenesAs as, IntConsumer progress) {
-        boolean inWords = as != ScenesAs.IMAGES;
         SplittableRandom r = new SplittableRandom(seed);
         List<String> failures = new java.util.ArrayList<>();
         Map<String, int[][]> byShapes = new LinkedHashMap<>();
         GenerationOptions greedy = GenerationOptions.greedy(128, false);
         for (int i = 0; i < images; i++) {
             ShapesWorld.Scene scene = ShapesWorld.scene(r);
-            RgbImage image = inWords ? null : ShapesWorld.render(scene);
+            RgbImage image = as == ScenesAs.IMAGES ? ShapesWorld.render(scene) : null;
             for (ShapesWorld.QA qa : ShapesWorld.questions(scene)) {
-                Question q = inWords
-                        ? new Question(as == ScenesAs.LISTING ? WorldText.listingPrompt(scene, qa.question())
-                                : WorldText.readingPrompt(scene, qa.question()), List.of(), null, "base")
-                        : Question.of(qa.question(), image);
+                Question q = switch (as) {
+                    case IMAGES -> Question.of(qa.question(), image);
+                    case CAPTION -> new Question(WorldText.readingPrompt(scene, qa.question()), List.of(), null, "base");
+                    case LISTING -> new Question(WorldText.listingPrompt(scene, qa.question()), List.of(), null, "base");
+                };
                 Answer a = model.ask(q, greedy, null);
                 String got = a.text().strip();
                 boolean ok = qa.type().equals("grounding") ? iou(got, qa.answer()) >= 0.5 : got.equals(qa.answer());

@@ -199,11 +199,11 @@ public record Recipe(long seed, boolean deepFusion, int tokenizerScenes, int tok
     /** {@code "loss"}: {@code "answer"} (true) or {@code "token"} (false, the default). */
     private static boolean lossUnit(JsonNode s, String source, String stage) {
         JsonNode v = s.get("loss");
-        if (v == null || v.asText().equals("token") && v.isTextual()) {
+        if (v == null) {
             return false;
         }
-        if (v.isTextual() && v.asText().equals("answer")) {
-            return true;
+        if (v.isTextual() && (v.asText().equals("token") || v.asText().equals("answer"))) {
+            return v.asText().equals("answer");
         }
         throw new IllegalArgumentException(source + ": stage " + stage + ": \"loss\" must be \"token\" or \"answer\", not " + v);
     }

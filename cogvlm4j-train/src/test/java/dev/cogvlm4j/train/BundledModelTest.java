@@ -50,8 +50,8 @@ class BundledModelTest {
     @Test
     void scenesInWordsAskTheSameQuestionsAsImages() {
         try (CogVlm m = CogVlm.load(MODEL)) {
-            Evaluator.Report images = Evaluator.evaluate(m, 99, 6, false, null);
-            Evaluator.Report words = Evaluator.evaluate(m, 99, 6, true, null);
+            Evaluator.Report images = Evaluator.evaluate(m, 99, 6, Evaluator.ScenesAs.IMAGES, null);
+            Evaluator.Report words = Evaluator.evaluate(m, 99, 6, Evaluator.ScenesAs.CAPTION, null);
             assertEquals(images.asked(), words.asked());
             // Its language model reads: given the scene in words it copies the caption (90% over 200 scenes).
             assertTrue(words.accuracy("caption") >= 0.66 && words.accuracy("count") >= 0.9,
