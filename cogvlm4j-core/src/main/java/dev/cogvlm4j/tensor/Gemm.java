@@ -8,7 +8,7 @@ import jdk.incubator.vector.VectorSpecies;
 /**
  * {@code C[n, m] = X[n, k] · W[m, k]ᵀ} for prompt-sized {@code n}, organised as in BLIS. For each k-block the
  * activations are packed into tiles of {@link #MR} rows laid out k-major; each thread then widens (or dequantizes)
- * a panel of {@link #NR} weight rows, also k-major, into a buffer that stays in L1, and runs the micro-kernel over
+ * a panel of {@link #NR} weight rows, also k-major, into a buffer that stays in L2, and runs the micro-kernel over
  * every activation tile: one broadcast activation per row times two weight vectors, an {@code MR × NR} block of C in
  * sixteen vector registers. Each pair of vector loads feeds sixteen fused multiply-adds, and no horizontal sums are
  * needed. Weights of any storage type pay their conversion once per panel, not once per activation row.
@@ -20,14 +20,25 @@ final class Gemm {
     /** Weight rows (output columns) per panel: two vectors. */
     static final int NR = 2 * VectorOps.F.length();
     /**
-     * k-block. Measured on the 2-core AVX-512 machine (GEMMs of 512 and 1,248 rows): 128 → 150-210 GFLOP/s,
-     * 192 → 180-225, 384 → 225-290, 768 → 245-305, 1024 → 210-285. Longer blocks mean fewer passes over C and
-     * fewer fork-joins; the panel (KC·NR floats, 96 KB) then lives in L2. Tunable with {@code -Dcogvlm4j.kc}.
+     * Longest k-block: its panel ({@code KC·NR} floats, 512 KB) still sits in a 1 MB L2. Every k-block is one more
+     * pass of loads and stores over C, so blocks are as long as the packed activations allow (see {@link #kBlock}).
      */
-    static final int KC = Integer.getInteger("cogvlm4j.kc", 768);
+    static final int KC = 4096;
+    /** Shortest k-block the rule picks. */
+    private static final int KC_MIN = 768;
+    /**
+     * Bytes of packed activations ({@code n × kc} floats) that every panel streams through: measured on the 2-core
+     * AVX-512 machine (4096 × 4096 weights, 2026-11-26), k-blocks of 1,536-4,096 lift 512 rows from about 75% to
+     * 80-84% of the FMA peak over blocks of 768, while 1,248 rows at 4,096 (20 MB of activations) fell to 60%.
+     */
+    private static final long ACTIVATION_BUDGET = 4L << 20;
+    /** A fixed k-block instead of the rule ({@code -Dcogvlm4j.kc}), for tuning. */
+    private static final int KC_FIXED = Integer.getInteger("cogvlm4j.kc", 0);
+    /** Row stride of the widening scratch: not a multiple of 4 KB, so its rows do not share cache sets. */
+    private static final int ROW_STRIDE = KC + 16;
 
     private static final ThreadLocal<float[]> PANEL = ThreadLocal.withInitial(() -> new float[KC * NR]);
-    private static final ThreadLocal<float[]> ROWS = ThreadLocal.withInitial(() -> new float[NR * KC]);
+    private static final ThreadLocal<float[]> ROWS = ThreadLocal.withInitial(() -> new float[NR * ROW_STRIDE]);
     private static final ThreadLocal<float[]> TILES = ThreadLocal.withInitial(() -> new float[0]);
 
     private Gemm() {
@@ -95,16 +106,17 @@ final class Gemm {
                                 boolean accumulate) {
         int tiles = (n + MR - 1) / MR;
         int panels = (m + NR - 1) / NR;
+        int block = kBlock(tiles * MR, k);
         float[] ap = TILES.get();
-        if (ap.length < tiles * MR * KC) {
-            ap = new float[tiles * MR * KC];
+        if (ap.length < tiles * MR * block) {
+            ap = new float[tiles * MR * block];
             TILES.set(ap);
         }
         float[] a = ap;
         int parts = Math.min(tiles, 4 * Parallel.threads());
         int per = (tiles + parts - 1) / parts;
-        for (int kb = 0; kb < k; kb += KC) {
-            int kc = Math.min(KC, k - kb);
+        for (int kb = 0; kb < k; kb += block) {
+            int kc = Math.min(block, k - kb);
             int from = kb;
             Parallel.range(parts, part -> packTiles.pack(from, kc, a, part * per, Math.min(tiles, (part + 1) * per)));
             boolean first = kb == 0 && !accumulate;
@@ -119,6 +131,17 @@ final class Gemm {
                 }
             });
         }
+    }
+
+    /**
+     * The k-block for {@code rows} packed activation rows: the longest, up to {@link #KC}, whose packed activations
+     * fit {@link #ACTIVATION_BUDGET} (at least {@link #KC_MIN}), then shortened so that k splits into equal blocks.
+     */
+    static int kBlock(int rows, int k) {
+        int kc = KC_FIXED > 0 ? Math.min(KC_FIXED, KC)
+                : (int) Math.clamp(ACTIVATION_BUDGET / (4L * Math.max(1, rows)) / 256 * 256, KC_MIN, KC);
+        int blocks = (k + kc - 1) / kc;
+        return Math.max(1, ((k + blocks - 1) / blocks + 15) / 16 * 16);
     }
 
     /** {@code ap[(tile·kc + t)·MR + i] = a[(kb + t)·n + tile·MR + i]}: A stored k-major, rows past n zero. */
@@ -164,7 +187,7 @@ final class Gemm {
     /** {@link #packWeights} for a float block held in an array: rows copied whole, then gathered k-major. */
     private static void packRows(float[] b, int k, int j0, int nr, int kb, int kc, float[] wp, float[] rows) {
         for (int r = 0; r < nr; r++) {
-            System.arraycopy(b, (j0 + r) * k + kb, rows, r * KC, kc);
+            System.arraycopy(b, (j0 + r) * k + kb, rows, r * ROW_STRIDE, kc);
         }
         gatherPanel(rows, nr, kc, wp);
     }
@@ -196,20 +219,151 @@ final class Gemm {
      */
     private static void packWeights(Tensor w, int k, int j0, int nr, int kb, int kc, float[] wp, float[] rows) {
         for (int r = 0; r < nr; r++) {
-            w.read((long) (j0 + r) * k + kb, rows, r * KC, kc);
+            w.read((long) (j0 + r) * k + kb, rows, r * ROW_STRIDE, kc);
         }
         gatherPanel(rows, nr, kc, wp);
     }
 
-    /** {@code wp[t·NR + r] = rows[r·KC + t]}: the widened rows of a panel gathered k-major, missing rows zero. */
+    /** {@code wp[t·NR + r] = rows[r·ROW_STRIDE + t]}: the widened rows gathered k-major, missing rows zero. */
     private static void gatherPanel(float[] rows, int nr, int kc, float[] wp) {
         if (nr < NR) {
-            java.util.Arrays.fill(rows, nr * KC, NR * KC, 0f);
+            java.util.Arrays.fill(rows, nr * ROW_STRIDE, NR * ROW_STRIDE, 0f);
+        }
+        int t = 0;
+        if (F.length() == 16) {
+            for (; t + 16 <= kc; t += 16) {
+                transpose16(rows, t, wp);
+            }
         }
         int half = F.length();
-        for (int t = 0; t < kc; t++) {
+        for (; t < kc; t++) {
             FloatVector.fromArray(F, rows, t, GATHER, 0).intoArray(wp, t * NR);
             FloatVector.fromArray(F, rows, t, GATHER, half).intoArray(wp, t * NR + half);
+        }
+    }
+
+    /*
+     * Lane picks for the 16 × 16 transpose: in round b (8, 4, 2, 1) rows i and i + b (bit b of i clear) exchange
+     * the lanes whose bit b differs from their own, through two-vector selections (indices 0-15 pick from the first
+     * vector, 16-31 from the second; one vpermt2ps each).
+     */
+    private static final FloatVector KEEP8 = lanes(0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23);
+    private static final FloatVector SWAP8 = lanes(8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31);
+    private static final FloatVector KEEP4 = lanes(0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27);
+    private static final FloatVector SWAP4 = lanes(4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31);
+    private static final FloatVector KEEP2 = lanes(0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29);
+    private static final FloatVector SWAP2 = lanes(2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31);
+    private static final FloatVector KEEP1 = lanes(0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30);
+    private static final FloatVector SWAP1 = lanes(1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31);
+
+    private static FloatVector lanes(float... index) {
+        return F.length() == 16 ? FloatVector.fromArray(F, index, 0) : null;
+    }
+
+    /**
+     * Columns {@code t..t+16} of the panel's {@link #NR} scratch rows, k-major into {@code wp}, by 16 × 16 blocks
+     * transposed in registers: four rounds, each swapping one bit of the row index with the same bit of the lane
+     * index. Sixteen-lane vectors only. (A 16-lane gather per k, the general path, took about three times as long.)
+     */
+    private static void transpose16(float[] rows, int t, float[] wp) {
+        for (int r0 = 0; r0 < NR; r0 += 16) {
+            int src = r0 * ROW_STRIDE + t;
+            FloatVector v0 = FloatVector.fromArray(F, rows, src + 0 * ROW_STRIDE);
+            FloatVector v1 = FloatVector.fromArray(F, rows, src + 1 * ROW_STRIDE);
+            FloatVector v2 = FloatVector.fromArray(F, rows, src + 2 * ROW_STRIDE);
+            FloatVector v3 = FloatVector.fromArray(F, rows, src + 3 * ROW_STRIDE);
+            FloatVector v4 = FloatVector.fromArray(F, rows, src + 4 * ROW_STRIDE);
+            FloatVector v5 = FloatVector.fromArray(F, rows, src + 5 * ROW_STRIDE);
+            FloatVector v6 = FloatVector.fromArray(F, rows, src + 6 * ROW_STRIDE);
+            FloatVector v7 = FloatVector.fromArray(F, rows, src + 7 * ROW_STRIDE);
+            FloatVector v8 = FloatVector.fromArray(F, rows, src + 8 * ROW_STRIDE);
+            FloatVector v9 = FloatVector.fromArray(F, rows, src + 9 * ROW_STRIDE);
+            FloatVector v10 = FloatVector.fromArray(F, rows, src + 10 * ROW_STRIDE);
+            FloatVector v11 = FloatVector.fromArray(F, rows, src + 11 * ROW_STRIDE);
+            FloatVector v12 = FloatVector.fromArray(F, rows, src + 12 * ROW_STRIDE);
+            FloatVector v13 = FloatVector.fromArray(F, rows, src + 13 * ROW_STRIDE);
+            FloatVector v14 = FloatVector.fromArray(F, rows, src + 14 * ROW_STRIDE);
+            FloatVector v15 = FloatVector.fromArray(F, rows, src + 15 * ROW_STRIDE);
+            FloatVector a0 = KEEP8.selectFrom(v0, v8);
+            FloatVector a8 = SWAP8.selectFrom(v0, v8);
+            FloatVector a1 = KEEP8.selectFrom(v1, v9);
+            FloatVector a9 = SWAP8.selectFrom(v1, v9);
+            FloatVector a2 = KEEP8.selectFrom(v2, v10);
+            FloatVector a10 = SWAP8.selectFrom(v2, v10);
+            FloatVector a3 = KEEP8.selectFrom(v3, v11);
+            FloatVector a11 = SWAP8.selectFrom(v3, v11);
+            FloatVector a4 = KEEP8.selectFrom(v4, v12);
+            FloatVector a12 = SWAP8.selectFrom(v4, v12);
+            FloatVector a5 = KEEP8.selectFrom(v5, v13);
+            FloatVector a13 = SWAP8.selectFrom(v5, v13);
+            FloatVector a6 = KEEP8.selectFrom(v6, v14);
+            FloatVector a14 = SWAP8.selectFrom(v6, v14);
+            FloatVector a7 = KEEP8.selectFrom(v7, v15);
+            FloatVector a15 = SWAP8.selectFrom(v7, v15);
+            FloatVector b0 = KEEP4.selectFrom(a0, a4);
+            FloatVector b4 = SWAP4.selectFrom(a0, a4);
+            FloatVector b1 = KEEP4.selectFrom(a1, a5);
+            FloatVector b5 = SWAP4.selectFrom(a1, a5);
+            FloatVector b2 = KEEP4.selectFrom(a2, a6);
+            FloatVector b6 = SWAP4.selectFrom(a2, a6);
+            FloatVector b3 = KEEP4.selectFrom(a3, a7);
+            FloatVector b7 = SWAP4.selectFrom(a3, a7);
+            FloatVector b8 = KEEP4.selectFrom(a8, a12);
+            FloatVector b12 = SWAP4.selectFrom(a8, a12);
+            FloatVector b9 = KEEP4.selectFrom(a9, a13);
+            FloatVector b13 = SWAP4.selectFrom(a9, a13);
+            FloatVector b10 = KEEP4.selectFrom(a10, a14);
+            FloatVector b14 = SWAP4.selectFrom(a10, a14);
+            FloatVector b11 = KEEP4.selectFrom(a11, a15);
+            FloatVector b15 = SWAP4.selectFrom(a11, a15);
+            FloatVector c0 = KEEP2.selectFrom(b0, b2);
+            FloatVector c2 = SWAP2.selectFrom(b0, b2);
+            FloatVector c1 = KEEP2.selectFrom(b1, b3);
+            FloatVector c3 = SWAP2.selectFrom(b1, b3);
+            FloatVector c4 = KEEP2.selectFrom(b4, b6);
+            FloatVector c6 = SWAP2.selectFrom(b4, b6);
+            FloatVector c5 = KEEP2.selectFrom(b5, b7);
+            FloatVector c7 = SWAP2.selectFrom(b5, b7);
+            FloatVector c8 = KEEP2.selectFrom(b8, b10);
+            FloatVector c10 = SWAP2.selectFrom(b8, b10);
+            FloatVector c9 = KEEP2.selectFrom(b9, b11);
+            FloatVector c11 = SWAP2.selectFrom(b9, b11);
+            FloatVector c12 = KEEP2.selectFrom(b12, b14);
+            FloatVector c14 = SWAP2.selectFrom(b12, b14);
+            FloatVector c13 = KEEP2.selectFrom(b13, b15);
+            FloatVector c15 = SWAP2.selectFrom(b13, b15);
+            FloatVector d0 = KEEP1.selectFrom(c0, c1);
+            FloatVector d1 = SWAP1.selectFrom(c0, c1);
+            FloatVector d2 = KEEP1.selectFrom(c2, c3);
+            FloatVector d3 = SWAP1.selectFrom(c2, c3);
+            FloatVector d4 = KEEP1.selectFrom(c4, c5);
+            FloatVector d5 = SWAP1.selectFrom(c4, c5);
+            FloatVector d6 = KEEP1.selectFrom(c6, c7);
+            FloatVector d7 = SWAP1.selectFrom(c6, c7);
+            FloatVector d8 = KEEP1.selectFrom(c8, c9);
+            FloatVector d9 = SWAP1.selectFrom(c8, c9);
+            FloatVector d10 = KEEP1.selectFrom(c10, c11);
+            FloatVector d11 = SWAP1.selectFrom(c10, c11);
+            FloatVector d12 = KEEP1.selectFrom(c12, c13);
+            FloatVector d13 = SWAP1.selectFrom(c12, c13);
+            FloatVector d14 = KEEP1.selectFrom(c14, c15);
+            FloatVector d15 = SWAP1.selectFrom(c14, c15);
+            d0.intoArray(wp, (t + 0) * NR + r0);
+            d1.intoArray(wp, (t + 1) * NR + r0);
+            d2.intoArray(wp, (t + 2) * NR + r0);
+            d3.intoArray(wp, (t + 3) * NR + r0);
+            d4.intoArray(wp, (t + 4) * NR + r0);
+            d5.intoArray(wp, (t + 5) * NR + r0);
+            d6.intoArray(wp, (t + 6) * NR + r0);
+            d7.intoArray(wp, (t + 7) * NR + r0);
+            d8.intoArray(wp, (t + 8) * NR + r0);
+            d9.intoArray(wp, (t + 9) * NR + r0);
+            d10.intoArray(wp, (t + 10) * NR + r0);
+            d11.intoArray(wp, (t + 11) * NR + r0);
+            d12.intoArray(wp, (t + 12) * NR + r0);
+            d13.intoArray(wp, (t + 13) * NR + r0);
+            d14.intoArray(wp, (t + 14) * NR + r0);
+            d15.intoArray(wp, (t + 15) * NR + r0);
         }
     }
 
@@ -218,12 +372,12 @@ final class Gemm {
 
     static {
         for (int r = 0; r < NR; r++) {
-            GATHER[r] = r * KC;
+            GATHER[r] = r * ROW_STRIDE;
         }
     }
 
     /** An MR × NR block of C ({@code rows × nr} of it stored) from one packed activation tile and the panel. */
-    private static void micro(float[] ap, int ao, float[] wp, int kc, float[] c, int co, int cs, int rows, int nr,
+    static void micro(float[] ap, int ao, float[] wp, int kc, float[] c, int co, int cs, int rows, int nr,
                               boolean first) {
         FloatVector c00 = FloatVector.zero(F), c01 = FloatVector.zero(F);
         FloatVector c10 = FloatVector.zero(F), c11 = FloatVector.zero(F);
@@ -432,9 +586,10 @@ final class Gemm {
         int k = w.cols();
         // A few large tasks per thread: fork-join costs about a microsecond per task, a row costs less.
         int chunk = Math.max(16, m / (8 * Parallel.threads()));
-        // Q4_0's offset of 8 is applied through per-block sums of x, computed once per activation row.
+        // Without the level table, Q4_0's offset of 8 is applied through per-block sums of x, computed once per
+        // activation row.
         float[][] sums = null;
-        if (w instanceof QuantizedTensor.Q4_0) {
+        if (w instanceof QuantizedTensor.Q4_0 && !QuantizedTensor.Q4_0.LEVEL_TABLE) {
             sums = new float[n][];
             for (int i = 0; i < n; i++) {
                 sums[i] = QuantizedTensor.blockSums(x, i * k, k);

@@ -51,4 +51,26 @@ class QuantizedKernelsTest {
             }
         }
     }
+
+    @org.junit.jupiter.api.Test
+    void q4DotProductsByLevelTableAndByOffsetSumsBothMatchTheReference() {
+        // The level-table kernel runs where vectors have sixteen float lanes, the offset-sums kernel elsewhere; both
+        // are checked here whatever this machine's width, each against the dequantized weights in double precision.
+        int k = 320;
+        QuantizedTensor.Q4_0 w = (QuantizedTensor.Q4_0) RandomWeights.tensor("w", DType.Q4_0, new long[]{7, k}, 13);
+        Random r = new Random(9);
+        float[] x = new float[k + 5];
+        for (int i = 0; i < x.length; i++) {
+            x[i] = (float) r.nextGaussian();
+        }
+        for (int row = 0; row < 7; row++) {
+            double s = 0;
+            for (int t = 0; t < k; t++) {
+                s += (double) x[5 + t] * w.get((long) row * k + t);
+            }
+            float bySums = w.dot(row, x, 5, QuantizedTensor.blockSums(x, 5, k));
+            assertEquals(s, bySums, 1e-5 * (1 + Math.abs(s)), "offset sums, row " + row);
+            assertEquals(s, w.dot(row, x, 5), 1e-5 * (1 + Math.abs(s)), "default kernel, row " + row);
+        }
+    }
 }
