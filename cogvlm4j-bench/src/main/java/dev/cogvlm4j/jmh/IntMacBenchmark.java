@@ -30,6 +30,7 @@ public class IntMacBenchmark {
     private final short[] b16 = new short[N];
     private final byte[] a8 = new byte[N];
     private final byte[] b8 = new byte[N];
+    private final int[] pairs = new int[N / 2];
 
     @Setup
     public void setup() {
@@ -72,5 +73,19 @@ public class IntMacBenchmark {
             s += a8[i] * b8[i];
         }
         return s;
+    }
+
+    /**
+     * The element-wise form of HotSpot's own MulAddS2I tests ({@code out[i] += a[2i]·b[2i] + a[2i+1]·b[2i+1]}),
+     * which C2 vectorises to {@code vpmaddwd}, or {@code vpdpwssd} with AVX512-VNNI: the pattern it recognises
+     * stores each pair's sum, where the reductions above keep one running sum.
+     */
+    @Benchmark
+    @OperationsPerInvocation(N)
+    public int[] int16PairsIntoArray() {
+        for (int i = 0; i < N / 2; i++) {
+            pairs[i] += a16[2 * i] * b16[2 * i] + a16[2 * i + 1] * b16[2 * i + 1];
+        }
+        return pairs;
     }
 }
