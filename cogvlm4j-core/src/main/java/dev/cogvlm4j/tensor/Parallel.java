@@ -67,6 +67,8 @@ public final class Parallel {
 
     /** One call's indices, taken in turn by whichever thread is free. */
     private static final class Job {
+        /** The job's number in the pool's sequence, so workers can tell a new job without holding the old one. */
+        final long id;
         final int n;
         final IntConsumer body;
         final Thread caller = Thread.currentThread();
@@ -75,7 +77,8 @@ public final class Parallel {
         final AtomicReference<Throwable> failure = new AtomicReference<>();
         volatile boolean callerParked;
 
-        Job(int n, IntConsumer body) {
+        Job(long id, int n, IntConsumer body) {
+            this.id = id;
             this.n = n;
             this.body = body;
             this.left = new AtomicInteger(n);
@@ -116,6 +119,8 @@ public final class Parallel {
         private final AtomicBoolean busy = new AtomicBoolean();
         private final Worker[] workers;
         private volatile Job job;
+        /** Jobs started, written only by the caller holding {@link #busy}. */
+        private long started;
 
         Pool(int size) {
             workers = new Worker[size];
@@ -133,7 +138,7 @@ public final class Parallel {
             if (!busy.compareAndSet(false, true)) {
                 return false;
             }
-            Job j = new Job(n, body);
+            Job j = new Job(++started, n, body);
             try {
                 job = j;
                 for (Worker w : workers) {
@@ -172,20 +177,20 @@ public final class Parallel {
 
         @Override
         public void run() {
-            Job last = null;
+            long seen = 0;
             while (true) {
-                Job j = awaitNext(last);
-                last = j;
+                Job j = awaitAfter(seen);
+                seen = j.id;
                 j.work();
             }
         }
 
-        /** The next job other than {@code last}: spins a while after a job, then parks until one is published. */
-        private Job awaitNext(Job last) {
+        /** The first job numbered after {@code seen}: spins a while after a job, then parks until one is published. */
+        private Job awaitAfter(long seen) {
             long start = System.nanoTime();
             while (true) {
                 Job j = pool.job;
-                if (j != null && j != last) {
+                if (j != null && j.id > seen) {
                     return j;
                 }
                 if (System.nanoTime() - start < SPIN_NANOS) {
@@ -196,7 +201,7 @@ public final class Parallel {
                 // worker writes the flag and then reads the job, so one of them always sees the other.
                 parked = true;
                 j = pool.job;
-                if (j == null || j == last) {
+                if (j == null || j.id <= seen) {
                     LockSupport.park(this);
                 }
                 parked = false;
