@@ -135,13 +135,14 @@ final class Gemm {
 
     /**
      * The k-block for {@code rows} packed activation rows: the longest, up to {@link #KC}, whose packed activations
-     * fit {@link #ACTIVATION_BUDGET} (at least {@link #KC_MIN}), then shortened so that k splits into equal blocks.
+     * fit {@link #ACTIVATION_BUDGET} (at least {@link #KC_MIN}), then shortened so that k splits into equal blocks
+     * (rounded up to 16 columns, the transposition's step).
      */
     static int kBlock(int rows, int k) {
         int kc = KC_FIXED > 0 ? Math.min(KC_FIXED, KC)
                 : (int) Math.clamp(ACTIVATION_BUDGET / (4L * Math.max(1, rows)) / 256 * 256, KC_MIN, KC);
         int blocks = (k + kc - 1) / kc;
-        return Math.max(1, ((k + blocks - 1) / blocks + 15) / 16 * 16);
+        return Math.max(1, Math.min(k, ((k + blocks - 1) / blocks + 15) / 16 * 16));
     }
 
     /** {@code ap[(tile·kc + t)·MR + i] = a[(kb + t)·n + tile·MR + i]}: A stored k-major, rows past n zero. */

@@ -316,4 +316,43 @@ class KernelsTest {
         }
         close(want, out, 1e-5);
     }
+
+    @Test
+    void matmulAddsEveryKBlock() {
+        // k = 5,000 over 70 rows runs as two k-blocks of 2,512 and 2,488 (the second with a tail of 8 columns past
+        // the 16 x 16 transposition). Positive values keep the sums far from zero, so a relative bound of 1e-5 holds
+        // for float accumulation, and a lost or doubled block would miss by half.
+        int n = 70;
+        int m = 33;
+        int kk = 5000;
+        float[] x = new float[n * kk];
+        float[] wv = new float[m * kk];
+        for (int i = 0; i < x.length; i++) {
+            x[i] = rnd.nextFloat();
+        }
+        for (int i = 0; i < wv.length; i++) {
+            wv[i] = rnd.nextFloat();
+        }
+        float[] out = new float[n * m];
+        k.matmul(x, n, Tensor.ofFloats("w", wv, m, kk), null, out);
+        for (int i = 0; i < n; i++) {
+            for (int j = 0; j < m; j++) {
+                double s = 0;
+                for (int t = 0; t < kk; t++) {
+                    s += (double) x[i * kk + t] * wv[j * kk + t];
+                }
+                assertEquals(s, out[i * m + j], 1e-5 * s, "(" + i + "," + j + ")");
+            }
+        }
+    }
+
+    @Test
+    void kBlocksFollowThePackedActivationsAndSplitKEvenly() {
+        assertEquals(4096, Gemm.kBlock(256, 4096), "256 rows: one pass");
+        assertEquals(2048, Gemm.kBlock(512, 4096), "512 rows: 4 MB of activations per 2,048");
+        assertEquals(688, Gemm.kBlock(1248, 4096), "1,248 rows: the 768 floor, split into six equal blocks");
+        assertEquals(2512, Gemm.kBlock(72, 5000), "two blocks of at most 4,096, rounded up to 16");
+        assertEquals(48, Gemm.kBlock(300, 48), "k shorter than a block");
+        assertEquals(3, Gemm.kBlock(8, 3));
+    }
 }
