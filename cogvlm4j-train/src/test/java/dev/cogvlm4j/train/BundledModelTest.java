@@ -38,8 +38,9 @@ class BundledModelTest {
         try (CogVlm m = CogVlm.load(MODEL)) {
             Evaluator.Report r = Evaluator.evaluate(m, 4242, 30, null);
             // Chance is about 17% for colours, 33% for shapes and under 40% for counts, and near zero for exact
-            // captions and boxes; the README gives the full 200-scene figures (60%, 100%, 98%, 76% and 18%).
-            assertTrue(r.accuracy("colour") >= 0.4, "colour accuracy " + r.accuracy("colour"));
+            // captions and boxes; the README gives the full 200-scene figures (86%, 100%, 98.5%, 72.5% and 13%).
+            // Colour from images sat at the rate of naming a random object's colour (about 60%) until recipe v10.
+            assertTrue(r.accuracy("colour") >= 0.7, "colour accuracy " + r.accuracy("colour"));
             assertTrue(r.accuracy("shape") >= 0.9, "shape accuracy " + r.accuracy("shape"));
             assertTrue(r.accuracy("count") >= 0.9, "count accuracy " + r.accuracy("count"));
             assertTrue(r.accuracy("caption") >= 0.55, "caption accuracy " + r.accuracy("caption"));
