@@ -264,7 +264,7 @@ final class Gemm {
     /**
      * Columns {@code t..t+16} of the panel's {@link #NR} scratch rows, k-major into {@code wp}, by 16 × 16 blocks
      * transposed in registers: four rounds, each swapping one bit of the row index with the same bit of the lane
-     * index. Sixteen-lane vectors only. (A 16-lane gather per k, the general path, took about three times as long.)
+     * index. Sixteen-lane vectors only. (A 16-lane gather per k, the general path, took two to three times as long.)
      */
     private static void transpose16(float[] rows, int t, float[] wp) {
         for (int r0 = 0; r0 < NR; r0 += 16) {
