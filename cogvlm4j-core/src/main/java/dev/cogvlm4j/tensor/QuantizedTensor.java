@@ -100,6 +100,12 @@ public abstract sealed class QuantizedTensor extends Tensor permits QuantizedTen
             }
         }
 
+        /**
+         * {@code Σ d·(q·x)} block by block. Each block's sum starts with a multiply rather than a multiply-add onto a
+         * zero vector (the same values but for the sign of a zero): measured on the 2-core AVX-512 machine,
+         * 2026-11-27, two threads streaming six 11,008 × 4,096 matrices, 26.8 against 21.4 GB/s (why the JIT's code
+         * for the other form is slower was not established; unrolling two or four blocks gained nothing more).
+         */
         @Override
         public float dot(int r, float[] x, int xo) {
             int blocks = cols() / BLOCK;
@@ -110,14 +116,19 @@ public abstract sealed class QuantizedTensor extends Tensor permits QuantizedTen
                 long bo = base + (long) b * 34;
                 int xb = xo + b * BLOCK;
                 float d = Float.float16ToFloat(seg.get(I16_LE, bo));
-                FloatVector sum = FloatVector.zero(F);
-                for (int v = 0; v < BLOCK; v += F.length()) {
-                    ByteVector q = ByteVector.fromMemorySegment(B, seg, bo + 2 + v, java.nio.ByteOrder.LITTLE_ENDIAN);
-                    sum = ((FloatVector) q.convertShape(VectorOperators.B2F, F, 0)).fma(FloatVector.fromArray(F, x, xb + v), sum);
+                FloatVector sum = widen(seg, bo + 2).mul(FloatVector.fromArray(F, x, xb));
+                for (int v = F.length(); v < BLOCK; v += F.length()) {
+                    sum = widen(seg, bo + 2 + v).fma(FloatVector.fromArray(F, x, xb + v), sum);
                 }
                 acc = sum.fma(FloatVector.broadcast(F, d), acc);
             }
             return VectorOps.sumLanes(acc);
+        }
+
+        /** {@code F.length()} signed bytes at {@code offset}, as floats. */
+        private static FloatVector widen(MemorySegment seg, long offset) {
+            return (FloatVector) ByteVector.fromMemorySegment(B, seg, offset, java.nio.ByteOrder.LITTLE_ENDIAN)
+                    .convertShape(VectorOperators.B2F, F, 0);
         }
     }
 
