@@ -4,8 +4,9 @@ package dev.cogvlm4j.tensor;
  * Attention for many query rows (prefill, vision towers) as matrix multiplies on the packed GEMM kernel: per head,
  * the keys and values are copied out once as rows ({@code K_h}, {@code V_h}), then blocks of {@link #QB} queries
  * compute their scores {@code Q·K_hᵀ}, a row-wise softmax, and {@code P·V_h} (the values' rows are the GEMM's
- * transposed operand, packed by copying runs, so they are never transposed in memory). Only one block of scores exists at a
- * time ({@code QB × m} floats), never the full {@code n × m} matrix: 9,217 tower tokens need 9 MB, not 340 MB.
+ * transposed operand, packed by copying runs, so they are never transposed in memory). Only one block of scores
+ * exists at a time ({@code QB × m} floats), never the full {@code n × m} matrix: 9,217 tower tokens need 9 MB, not
+ * 340 MB.
  */
 final class BlockedAttention {
     /** Query rows per block of scores. */

@@ -101,10 +101,10 @@ public abstract sealed class QuantizedTensor extends Tensor permits QuantizedTen
         }
 
         /**
-         * {@code Σ d·(q·x)} block by block. Each block's sum starts with a multiply rather than a multiply-add onto a
-         * zero vector (the same values but for the sign of a zero): measured on the 2-core AVX-512 machine,
-         * 2026-11-27, two threads streaming six 11,008 × 4,096 matrices, 26.8 against 21.4 GB/s (why the JIT's code
-         * for the other form is slower was not established; unrolling two or four blocks gained nothing more).
+         * {@code Σ d·(q·x)} block by block. Each block's sum starts with a multiply rather than a multiply-add onto
+         * a zero vector (the same values but for the sign of a zero): measured on the 2-core AVX-512 machine,
+         * 2026-11-27, two threads streaming six 11,008 × 4,096 matrices, 26.8 against 21.4 GB/s (why the JIT's
+         * code for the other form is slower was not established; unrolling two or four blocks gained nothing more).
          */
         @Override
         public float dot(int r, float[] x, int xo) {
