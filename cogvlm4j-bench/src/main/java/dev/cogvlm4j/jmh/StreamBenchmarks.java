@@ -5,10 +5,12 @@ import dev.cogvlm4j.tensor.DType;
 import dev.cogvlm4j.tensor.Parallel;
 import dev.cogvlm4j.tensor.Tensor;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import java.util.SplittableRandom;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.LongVector;
+import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.Param;
@@ -82,9 +84,9 @@ public class StreamBenchmarks extends KernelBench {
         for (; i + B.length() <= to; i += B.length()) {
             acc = acc.add(ByteVector.fromMemorySegment(B, seg, i, ByteOrder.LITTLE_ENDIAN).reinterpretAsLongs());
         }
-        long sum = acc.reduceLanes(jdk.incubator.vector.VectorOperators.ADD);
+        long sum = acc.reduceLanes(VectorOperators.ADD);
         for (; i < to; i++) {
-            sum += seg.get(java.lang.foreign.ValueLayout.JAVA_BYTE, i);
+            sum += seg.get(ValueLayout.JAVA_BYTE, i);
         }
         return sum;
     }

@@ -95,8 +95,7 @@ public abstract sealed class QuantizedTensor extends Tensor permits QuantizedTen
             long base = block * 34;
             FloatVector d = FloatVector.broadcast(F, scale(block));
             for (int v = 0; v < BLOCK; v += F.length()) {
-                ByteVector q = ByteVector.fromMemorySegment(B, data, base + 2 + v, java.nio.ByteOrder.LITTLE_ENDIAN);
-                ((FloatVector) q.convertShape(VectorOperators.B2F, F, 0)).mul(d).intoArray(dst, off + v);
+                widen(data, base + 2 + v).mul(d).intoArray(dst, off + v);
             }
         }
 
