@@ -58,10 +58,12 @@ public record Recipe(long seed, boolean deepFusion, int tokenizerScenes, int tok
      * @param perAnswer       the loss is the mean over answers of each answer's mean cross-entropy
      *                        ({@code "loss": "answer"}), so a one-token colour weighs as much as a caption with
      *                        boxes; otherwise ({@code "token"}, the default) the mean over all answer tokens
+     * @param places          in a {@code patches} stage, whether each box coordinate is also learned as one of 100
+     *                        places, the first two digits of the answers' 0-999 scale ({@code "places"})
      */
     public record Stage(String name, Set<String> types, int steps, int batch, int questions, float lr, float minLr,
                         int warmup, float towerLr, float expertsLr, int checkpointEvery, float beta2, int maxShapes,
-                        Map<String, Double> weights, double listing, boolean perAnswer) {
+                        Map<String, Double> weights, double listing, boolean perAnswer, boolean places) {
         /** Whether this is a text-only language-model stage ({@code text}, {@code reading} or both). */
         public boolean text() {
             return types.stream().anyMatch(LANGUAGE_TYPES::contains);
@@ -134,7 +136,7 @@ public record Recipe(long seed, boolean deepFusion, int tokenizerScenes, int tok
                     (float) rate(s, "experts_lr", 1.0, source, name),
                     s.path("checkpoint_every").asInt(25), (float) s.path("beta2").asDouble(0.95),
                     s.path("max_shapes").asInt(4), weights(s, source, name), share(s, "listing", source, name),
-                    lossUnit(s, source, name)));
+                    lossUnit(s, source, name), places(s, types, source, name)));
         }
         if (stages.isEmpty()) {
             throw new IllegalArgumentException(source + ": no stages");
@@ -206,6 +208,21 @@ public record Recipe(long seed, boolean deepFusion, int tokenizerScenes, int tok
             return v.asText().equals("answer");
         }
         throw new IllegalArgumentException(source + ": stage " + stage + ": \"loss\" must be \"token\" or \"answer\", not " + v);
+    }
+
+    /** {@code "places"}: true or false (false when absent), and only in a {@code patches} stage. */
+    private static boolean places(JsonNode s, Set<String> types, String source, String stage) {
+        JsonNode v = s.get("places");
+        if (v == null) {
+            return false;
+        }
+        if (!v.isBoolean()) {
+            throw new IllegalArgumentException(source + ": stage " + stage + ": \"places\" must be true or false, not " + v);
+        }
+        if (v.asBoolean() && !types.contains("patches")) {
+            throw new IllegalArgumentException(source + ": stage " + stage + ": \"places\" applies only to a patches stage");
+        }
+        return v.asBoolean();
     }
 
     /** A share from 0 to 1 (0 when absent). */

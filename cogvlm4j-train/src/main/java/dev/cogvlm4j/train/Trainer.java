@@ -276,7 +276,7 @@ public final class Trainer {
                 out[i] = reading ? factory.reading(r, stage.questions(), stage.weights(), stage.listing())
                         : factory.text(r, stage.questions());
             } else if (stage.patches()) {
-                out[i] = factory.patches(ShapesWorld.scene(r, stage.maxShapes()));
+                out[i] = factory.patches(ShapesWorld.scene(r, stage.maxShapes()), stage.places());
             } else {
                 Episode e = null;
                 while (e == null) {

@@ -38,12 +38,13 @@ class BundledModelTest {
         try (CogVlm m = CogVlm.load(MODEL)) {
             Evaluator.Report r = Evaluator.evaluate(m, 4242, 30, null);
             // Chance is about 17% for colours, 33% for shapes and under 40% for counts, and near zero for exact
-            // captions and boxes; the README gives the full 200-scene figures (86%, 100%, 98.5%, 72.5% and 13%).
-            // Colour from images sat at the rate of naming a random object's colour (about 60%) until recipe v10.
-            assertTrue(r.accuracy("colour") >= 0.7, "colour accuracy " + r.accuracy("colour"));
+            // captions and boxes; the README gives the full 200-scene figures (100%, 99.7%, 99.8%, 83.5% and 12%).
+            // Colour from images sat at the rate of naming a random object's colour (about 60%) in most runs until
+            // recipe v15's lookup stage.
+            assertTrue(r.accuracy("colour") >= 0.9, "colour accuracy " + r.accuracy("colour"));
             assertTrue(r.accuracy("shape") >= 0.9, "shape accuracy " + r.accuracy("shape"));
             assertTrue(r.accuracy("count") >= 0.9, "count accuracy " + r.accuracy("count"));
-            assertTrue(r.accuracy("caption") >= 0.55, "caption accuracy " + r.accuracy("caption"));
+            assertTrue(r.accuracy("caption") >= 0.65, "caption accuracy " + r.accuracy("caption"));
             assertTrue(r.accuracy("grounding") >= 0.05, "grounding accuracy " + r.accuracy("grounding"));
         }
     }
@@ -54,8 +55,9 @@ class BundledModelTest {
             Evaluator.Report images = Evaluator.evaluate(m, 99, 6, Evaluator.ScenesAs.IMAGES, null);
             Evaluator.Report words = Evaluator.evaluate(m, 99, 6, Evaluator.ScenesAs.CAPTION, null);
             assertEquals(images.asked(), words.asked());
-            // Its language model reads: given the scene in words it copies the caption (90% over 200 scenes).
-            assertTrue(words.accuracy("caption") >= 0.66 && words.accuracy("count") >= 0.9,
+            // Its language model reads: given the scene in words it copies the caption (68% over 200 scenes, and the
+            // caption with boxes 82.5%).
+            assertTrue(words.accuracy("caption") >= 0.5 && words.accuracy("count") >= 0.9,
                     "in words: caption " + words.accuracy("caption") + ", count " + words.accuracy("count"));
             // The wrong answers quote the question only, never the scene text the model was given.
             words.failures().forEach(f -> assertFalse(f.substring(0, f.indexOf(" -> ")).contains("[["), f));

@@ -3,6 +3,7 @@ package dev.cogvlm4j.train;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -125,10 +126,11 @@ class TrainerTest {
         String withPatches = RECIPE.formatted("deep").replace("""
                    {"name": "caption",""", """
                    {"name": "patches", "types": ["patches"], "steps": 4, "batch": 2, "questions": 1, "lr": 2e-3,
-                    "warmup": 1, "checkpoint_every": 2},
+                    "warmup": 1, "checkpoint_every": 2, "places": true},
                    {"name": "caption",""");
         Recipe r = Recipe.parse(new ObjectMapper().readTree(withPatches), "test");
         assertEquals(List.of("lm", "patches", "caption"), r.stages().stream().map(Recipe.Stage::name).toList());
+        assertTrue(r.stage("patches").places() && !r.stage("caption").places());
         List<String> messages = new java.util.ArrayList<>();
         Trainer t = new Trainer(r, dir, new Trainer.Listener() {
             @Override
@@ -191,6 +193,23 @@ class TrainerTest {
         assertArrayEquals(new float[]{0.25f, 0.25f, 0.5f, 0.5f}, java.util.Arrays.copyOfRange(p.box(), 20, 24));
         assertArrayEquals(new float[]{100 / 224f, 150 / 224f, 128 / 224f, 178 / 224f},
                 java.util.Arrays.copyOfRange(p.box(), 40, 44));
+        assertFalse(p.places(), "places only when the stage asks for them");
+        Episode.PatchTargets withPlaces = f.patches(scene, true).patches();
+        assertTrue(withPlaces.places());
+        assertArrayEquals(p.box(), withPlaces.box());
+        // The first two digits of the answer's [[111,250,178,500]] (red) and [[446,669,571,794]] (blue).
+        int[] places = java.util.stream.IntStream.of(20, 21, 22, 23, 40, 41, 42, 43).map(withPlaces::place).toArray();
+        assertArrayEquals(new int[]{25, 25, 50, 50, 44, 66, 57, 79}, places);
+    }
+
+    @Test
+    void aPlaceIsTheFirstTwoDigitsOfTheAnswersCoordinate() {
+        // Every pixel coordinate a box can have (0 to 224), stored as the patch targets store it (pixel / side).
+        for (int x = 0; x <= 224; x++) {
+            float[] box = {x / 224f, 0, 0, 0};
+            Episode.PatchTargets t = new Episode.PatchTargets(new int[]{0}, new int[]{0}, box, true);
+            assertEquals(Math.min(999, x * 1000 / 224) / 10, t.place(0), "pixel " + x);
+        }
     }
 
     @Test
@@ -224,7 +243,9 @@ class TrainerTest {
                 "{\"model\": {\"vision_config\": {}}, \"stages\": [{\"name\": \"x\", \"types\": [\"reading\"], \"steps\": 1, \"batch\": 1, \"questions\": 1, \"listing\": 1.5}]}",
                 "{\"model\": {\"vision_config\": {}}, \"stages\": [{\"name\": \"x\", \"types\": [\"reading\"], \"steps\": 1, \"batch\": 1, \"questions\": 1, \"listing\": \"half\"}]}",
                 "{\"model\": {\"vision_config\": {}}, \"stages\": [{\"name\": \"x\", \"types\": [\"reading\"], \"steps\": 1, \"batch\": 1, \"questions\": 1, \"loss\": \"sentence\"}]}",
-                "{\"model\": {\"vision_config\": {}}, \"stages\": [{\"name\": \"x\", \"types\": [\"reading\"], \"steps\": 1, \"batch\": 1, \"questions\": 1, \"loss\": 1}]}")) {
+                "{\"model\": {\"vision_config\": {}}, \"stages\": [{\"name\": \"x\", \"types\": [\"reading\"], \"steps\": 1, \"batch\": 1, \"questions\": 1, \"loss\": 1}]}",
+                "{\"model\": {\"vision_config\": {}}, \"stages\": [{\"name\": \"x\", \"types\": [\"patches\"], \"steps\": 1, \"batch\": 1, \"questions\": 1, \"places\": \"yes\"}]}",
+                "{\"model\": {\"vision_config\": {}}, \"stages\": [{\"name\": \"x\", \"types\": [\"caption\"], \"steps\": 1, \"batch\": 1, \"questions\": 1, \"places\": true}]}")) {
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Recipe.parse(m.readTree(bad), "r.json"), bad);
             assertTrue(e.getMessage().startsWith("r.json:") && !e.getMessage().contains("\n"), e.getMessage());
         }

@@ -139,6 +139,11 @@ public final class EpisodeFactory {
      * covering most of its pixels (at least {@link #MIN_COVER} of them, else none) with that object's box.
      */
     public Episode patches(ShapesWorld.Scene scene) {
+        return patches(scene, false);
+    }
+
+    /** As {@link #patches(ShapesWorld.Scene)}, the box's coordinates also as places when {@code places}. */
+    public Episode patches(ShapesWorld.Scene scene, boolean places) {
         int grid = config.vision().grid();
         int n = grid * grid;
         int[] kind = new int[n];
@@ -176,7 +181,7 @@ public final class EpisodeFactory {
                 }
             }
         }
-        return new Episode(pixels(scene), List.of(), new Episode.PatchTargets(kind, colour, box));
+        return new Episode(pixels(scene), List.of(), new Episode.PatchTargets(kind, colour, box, places));
     }
 
     /** The image as the vision tower receives it. */

@@ -103,11 +103,20 @@ public final class CogVlmNet {
     /** Tensors that exist only for training (the tower's pretraining head); never exported. */
     public static final String TRAINING_ONLY = "train.";
     private static final String PATCH_HEAD = TRAINING_ONLY + "patch_head.";
-    /** The patch head's three linear maps: kind logits, colour logits, box; and their output widths. */
-    private static final String[] PATCH_HEADS = {"kind", "colour", "box"};
-    private static final int[] PATCH_WIDTHS = {Episode.PatchTargets.KINDS, Episode.PatchTargets.COLOURS, 4};
+    /**
+     * The patch head's linear maps: kind logits, colour logits, box, and each box coordinate's place logits (used
+     * when the targets ask for places); and their output widths.
+     */
+    private static final String[] PATCH_HEADS = {"kind", "colour", "box", "place"};
+    private static final int[] PATCH_WIDTHS = {Episode.PatchTargets.KINDS, Episode.PatchTargets.COLOURS, 4,
+            4 * Episode.PatchTargets.PLACES};
     /** Weight of the box's squared error against the two cross-entropies. */
     private static final float BOX_WEIGHT = 10f;
+    /**
+     * Spread, in places, of a coordinate's place target: a Gaussian over the neighbouring places, so that a place
+     * off by one costs less than one off by ten (the classes are ordered) and the tower learns a smooth code.
+     */
+    private static final double PLACE_SIGMA = 1.0;
 
     /**
      * A net over the given weights (each must have its shape's element count). Training-only tensors may be absent,
@@ -318,9 +327,10 @@ public final class CogVlmNet {
     }
 
     /**
-     * The tower's pretraining step: the patch features through three linear heads, cross-entropy on each patch's
-     * kind and colour plus {@link #BOX_WEIGHT} × the squared error of the box on covered patches, summed over
-     * patches. With {@code grads} null only the loss is computed.
+     * The tower's pretraining step: the patch features through linear heads, cross-entropy on each patch's kind and
+     * colour plus {@link #BOX_WEIGHT} × the squared error of the box on covered patches and, when the targets ask for
+     * places, the cross-entropy of each covered patch's four box coordinates against their place targets (spread by
+     * {@link #PLACE_SIGMA}), summed over patches. With {@code grads} null only the loss is computed.
      */
     private double patchStep(Episode e, Grads grads, float lossScale) {
         Episode.PatchTargets t = e.patches();
@@ -331,9 +341,10 @@ public final class CogVlmNet {
         if (feats.length != n * vh) {
             throw new IllegalArgumentException("patch targets for " + n + " patches, the tower has " + feats.length / vh);
         }
-        float[][] out = new float[3][];
-        float[][] dOut = new float[3][];
-        for (int h = 0; h < 3; h++) {
+        int heads = t.places() ? 4 : 3;
+        float[][] out = new float[heads][];
+        float[][] dOut = new float[heads][];
+        for (int h = 0; h < heads; h++) {
             out[h] = new float[n * PATCH_WIDTHS[h]];
             dOut[h] = new float[n * PATCH_WIDTHS[h]];
             String head = PATCH_HEAD + PATCH_HEADS[h];
@@ -350,6 +361,9 @@ public final class CogVlmNet {
                     float d = out[2][c] - t.box()[c];
                     loss += BOX_WEIGHT * d * d;
                     dOut[2][c] = 2 * BOX_WEIGHT * d;
+                    if (t.places()) {
+                        loss += placeCrossEntropy(out[3], dOut[3], c * Episode.PatchTargets.PLACES, t.place(c));
+                    }
                 }
             }
         }
@@ -357,7 +371,7 @@ public final class CogVlmNet {
             return loss;
         }
         float[] dFeats = new float[feats.length];
-        for (int h = 0; h < 3; h++) {
+        for (int h = 0; h < heads; h++) {
             float scale = h < 2 ? n * lossScale : lossScale;
             for (int i = 0; i < dOut[h].length; i++) {
                 dOut[h][i] *= scale;
@@ -367,6 +381,36 @@ public final class CogVlmNet {
                     grads.of(head + ".weight"), grads.of(head + ".bias"));
         }
         tower.backwardFeatures(dFeats, grads);
+        return loss;
+    }
+
+    /**
+     * Cross-entropy of the place logits {@code z[at .. at + PLACES)} against a Gaussian of spread
+     * {@link #PLACE_SIGMA} around place {@code k}, renormalised over the places; writes its gradient (softmax minus
+     * target) into {@code dz} and returns the loss.
+     */
+    static double placeCrossEntropy(float[] z, float[] dz, int at, int k) {
+        int m = Episode.PatchTargets.PLACES;
+        double max = Double.NEGATIVE_INFINITY;
+        for (int j = 0; j < m; j++) {
+            max = Math.max(max, z[at + j]);
+        }
+        double sumExp = 0;
+        double sumTarget = 0;
+        double[] target = new double[m];
+        for (int j = 0; j < m; j++) {
+            sumExp += Math.exp(z[at + j] - max);
+            double d = (j - k) / PLACE_SIGMA;
+            target[j] = Math.exp(-0.5 * d * d);
+            sumTarget += target[j];
+        }
+        double logZ = max + Math.log(sumExp);
+        double loss = 0;
+        for (int j = 0; j < m; j++) {
+            double q = target[j] / sumTarget;
+            loss -= q * (z[at + j] - logZ);
+            dz[at + j] = (float) (Math.exp(z[at + j] - logZ) - q);
+        }
         return loss;
     }
 
@@ -385,6 +429,23 @@ public final class CogVlmNet {
         Pass pass = new Pass(e);
         pass.forward();
         return pass.crossEntropy(new float[pass.logits.length], true) / e.answerCount();
+    }
+
+    /**
+     * What the tower's pretraining heads read from an image: for each head (kind logits, colour logits, box, place
+     * logits of the four coordinates) its outputs {@code [patches, width]}. A diagnostic of what the tower sees.
+     */
+    public float[][] patchHeads(float[] pixels) {
+        float[] feats = new Pass(new Episode(pixels, List.of())).new Tower(pixels).forwardFeatures();
+        int vh = config.vision().hiddenSize();
+        int n = feats.length / vh;
+        float[][] out = new float[PATCH_HEADS.length][];
+        for (int h = 0; h < out.length; h++) {
+            out[h] = new float[n * PATCH_WIDTHS[h]];
+            String head = PATCH_HEAD + PATCH_HEADS[h];
+            Ops.linear(feats, n, vh, w(head + ".weight"), PATCH_WIDTHS[h], w(head + ".bias"), out[h]);
+        }
+        return out;
     }
 
     /** Logits {@code [targets, vocab]} at the episode's target positions, branch by branch. */

@@ -30,8 +30,26 @@ public record Episode(float[] pixels, List<Branch> branches, PatchTargets patche
      * @param colour per patch, the object's colour {@code 0..COLOURS-2} or {@code COLOURS-1} for none
      * @param box    per patch, the object's box {@code (x0, y0, x1, y1)} as fractions of the image side (unused
      *               where there is no object)
+     * @param places whether each box coordinate is also a class among {@link #PLACES} places (its first two digits
+     *               on the 0-999 scale of the answers, {@code [[045,...]]} being place 4), so the tower learns the
+     *               coordinate at the resolution the box's digits need, not only near it
      */
-    public record PatchTargets(int[] kind, int[] colour, float[] box) {
+    public record PatchTargets(int[] kind, int[] colour, float[] box, boolean places) {
+        /** Targets without places. */
+        public PatchTargets(int[] kind, int[] colour, float[] box) {
+            this(kind, colour, box, false);
+        }
+
+        /** Place classes of a box coordinate: {@code floor(coordinate × 100 / side)}, 0 to 99. */
+        public static final int PLACES = 100;
+
+        /** The place of box value {@code c} (coordinate {@code i % 4} of patch {@code i / 4}). */
+        public int place(int c) {
+            // The box holds pixel / side; the answers' three digits are floor(pixel × 1000 / side), and their first
+            // two are floor(pixel × 100 / side). The epsilon keeps exact multiples (pixel 56 = 0.25) in their class.
+            return Math.min(PLACES - 1, (int) Math.floor(box[c] * PLACES + 1e-4));
+        }
+
         /** Kind classes: the world's three shapes and none. */
         public static final int KINDS = 4;
         /** Colour classes: the world's six colours and none. */

@@ -12,6 +12,7 @@ import dev.cogvlm4j.model.CogVlmConfig;
 import dev.cogvlm4j.model.CogVlmModel;
 import dev.cogvlm4j.model.ModelInput;
 import dev.cogvlm4j.train.Trainer;
+import dev.cogvlm4j.train.nn.Ops;
 import dev.cogvlm4j.train.nn.Param;
 import dev.cogvlm4j.train.world.ShapesWorld;
 import dev.cogvlm4j.vision.PreparedImage;
@@ -166,9 +167,16 @@ class CogVlmNetTest {
     void towerPretrainingGradientsMatchFiniteDifferences() {
         // Four patches: two covered (kind, colour and box count), one uncovered (kind and colour "none" only), one
         // covered again; every tower tensor and the three heads are checked, the decoder gets nothing.
+        // With places, each covered patch's four coordinates are also classes (the place head is checked too).
+        for (boolean places : new boolean[]{false, true}) {
+            checkTowerPretraining(places);
+        }
+    }
+
+    private void checkTowerPretraining(boolean places) {
         Episode e = episode(19);
         Episode.PatchTargets t = new Episode.PatchTargets(new int[]{0, 3, 2, 1}, new int[]{5, 6, 1, 0},
-                new float[]{0.1f, 0.2f, 0.4f, 0.5f, 0, 0, 0, 0, 0.5f, 0.1f, 0.9f, 0.6f, 0.3f, 0.3f, 0.7f, 0.8f});
+                new float[]{0.1f, 0.2f, 0.4f, 0.5f, 0, 0, 0, 0, 0.5f, 0.1f, 0.9f, 0.6f, 0.3f, 0.3f, 0.7f, 0.999f}, places);
         Episode patches = new Episode(e.pixels(), List.of(), t);
         // Weights at five times the initialisation, small heads and a finer step: the heads read the tower's
         // residual stream directly, where the other tests' scale makes the losses so large and curved that central
@@ -189,6 +197,75 @@ class CogVlmNetTest {
         }
         float[] head = g.of("train.patch_head.box.weight");
         assertTrue(java.util.stream.IntStream.range(0, head.length).anyMatch(i -> head[i] != 0f), "the box head learns");
+        float[] place = g.of("train.patch_head.place.weight");
+        assertEquals(places, java.util.stream.IntStream.range(0, place.length).anyMatch(i -> place[i] != 0f),
+                "the place head learns exactly when the targets have places");
+    }
+
+    @Test
+    void patchHeadsReadWhatThePretrainingStepScores() {
+        // The diagnostic's box outputs are the ones the pretraining step compares with the targets: with the box as
+        // the only target the step's loss is BOX_WEIGHT x the squared error of exactly these numbers.
+        CogVlmNet net = net(31);
+        float[] pixels = episode(29).pixels();
+        float[][] heads = net.patchHeads(pixels);
+        int n = heads[0].length / Episode.PatchTargets.KINDS;
+        assertEquals(4, n, "the test model's tower has a 2x2 grid");
+        assertEquals(n * Episode.PatchTargets.COLOURS, heads[1].length);
+        assertEquals(4 * n, heads[2].length);
+        assertEquals(4 * n * Episode.PatchTargets.PLACES, heads[3].length);
+        float[] box = new float[4 * n];
+        java.util.Arrays.fill(box, 0.5f);
+        int[] none = new int[n];
+        java.util.Arrays.fill(none, Episode.PatchTargets.KINDS - 1);
+        int[] noColour = new int[n];
+        java.util.Arrays.fill(noColour, Episode.PatchTargets.COLOURS - 1);
+        int[] kinds = none.clone();
+        kinds[2] = 1;
+        double withBox = net.loss(new Episode(pixels, List.of(), new Episode.PatchTargets(kinds, noColour, box)));
+        double without = net.loss(new Episode(pixels, List.of(), new Episode.PatchTargets(none, noColour, box)));
+        double squared = 0;
+        for (int c = 8; c < 12; c++) {
+            squared += (heads[2][c] - 0.5) * (heads[2][c] - 0.5);
+        }
+        // Changing patch 2's kind also changes its kind cross-entropy; take that out with the kind head's logits.
+        double ceNone = logSoftmax(heads[0], 2 * 4, 4, 3);
+        double ceOne = logSoftmax(heads[0], 2 * 4, 4, 1);
+        assertEquals(10 * squared + (ceOne - ceNone), (withBox - without) * n, 1e-4);
+    }
+
+    /** The cross-entropy of one row of logits {@code z[at .. at + m)} against class {@code k}. */
+    private static double logSoftmax(float[] z, int at, int m, int k) {
+        return Ops.crossEntropy(java.util.Arrays.copyOfRange(z, at, at + m), 1, m, new int[]{k}, new boolean[]{true},
+                new float[m]);
+    }
+
+    @Test
+    void placeCrossEntropyIsAgainstASpreadTarget() {
+        // Equal logits: the loss is log(100) whatever the target, and the gradient is 1/100 minus the target, which
+        // peaks at the true place and sums to zero.
+        int m = Episode.PatchTargets.PLACES;
+        float[] z = new float[2 * m];
+        float[] dz = new float[2 * m];
+        double loss = CogVlmNet.placeCrossEntropy(z, dz, m, 37);
+        assertEquals(Math.log(m), loss, 1e-9);
+        double sum = 0;
+        for (int j = 0; j < m; j++) {
+            sum += dz[m + j];
+            assertEquals(0f, dz[j], "only the coordinate's own logits");
+        }
+        assertEquals(0, sum, 1e-6);
+        assertTrue(dz[m + 37] < dz[m + 36] && dz[m + 36] < dz[m + 35] && dz[m + 35] < dz[m + 30]);
+        assertEquals(dz[m + 36], dz[m + 38], 1e-7, "symmetric around the place");
+        // Logits that already put the mass where the target does cost less than logits that put it one place off.
+        float[] right = new float[m];
+        float[] off = new float[m];
+        for (int j = 0; j < m; j++) {
+            right[j] = (float) (-0.5 * (j - 37) * (j - 37));
+            off[j] = (float) (-0.5 * (j - 38) * (j - 38));
+        }
+        assertTrue(CogVlmNet.placeCrossEntropy(right, new float[m], 0, 37)
+                < CogVlmNet.placeCrossEntropy(off, new float[m], 0, 37));
     }
 
     @Test
