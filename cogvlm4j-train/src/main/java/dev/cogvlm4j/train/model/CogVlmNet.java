@@ -342,13 +342,10 @@ public final class CogVlmNet {
             throw new IllegalArgumentException("patch targets for " + n + " patches, the tower has " + feats.length / vh);
         }
         int heads = t.places() ? 4 : 3;
-        float[][] out = new float[heads][];
+        float[][] out = readHeads(feats, heads);
         float[][] dOut = new float[heads][];
         for (int h = 0; h < heads; h++) {
-            out[h] = new float[n * PATCH_WIDTHS[h]];
-            dOut[h] = new float[n * PATCH_WIDTHS[h]];
-            String head = PATCH_HEAD + PATCH_HEADS[h];
-            Ops.linear(feats, n, vh, w(head + ".weight"), PATCH_WIDTHS[h], w(head + ".bias"), out[h]);
+            dOut[h] = new float[out[h].length];
         }
         boolean[] all = new boolean[n];
         Arrays.fill(all, true);
@@ -390,28 +387,27 @@ public final class CogVlmNet {
      * target) into {@code dz} and returns the loss.
      */
     static double placeCrossEntropy(float[] z, float[] dz, int at, int k) {
+        return Ops.softCrossEntropy(z, at, Episode.PatchTargets.PLACES, PLACE_TARGETS[k], dz);
+    }
+
+    /** Row {@code k}: the place target around place {@code k}, a Gaussian of spread {@link #PLACE_SIGMA} summing to 1. */
+    private static final double[][] PLACE_TARGETS = new double[Episode.PatchTargets.PLACES][];
+
+    static {
         int m = Episode.PatchTargets.PLACES;
-        double max = Double.NEGATIVE_INFINITY;
-        for (int j = 0; j < m; j++) {
-            max = Math.max(max, z[at + j]);
+        for (int k = 0; k < m; k++) {
+            double[] q = new double[m];
+            double sum = 0;
+            for (int j = 0; j < m; j++) {
+                double d = (j - k) / PLACE_SIGMA;
+                q[j] = Math.exp(-0.5 * d * d);
+                sum += q[j];
+            }
+            for (int j = 0; j < m; j++) {
+                q[j] /= sum;
+            }
+            PLACE_TARGETS[k] = q;
         }
-        double sumExp = 0;
-        double sumTarget = 0;
-        double[] target = new double[m];
-        for (int j = 0; j < m; j++) {
-            sumExp += Math.exp(z[at + j] - max);
-            double d = (j - k) / PLACE_SIGMA;
-            target[j] = Math.exp(-0.5 * d * d);
-            sumTarget += target[j];
-        }
-        double logZ = max + Math.log(sumExp);
-        double loss = 0;
-        for (int j = 0; j < m; j++) {
-            double q = target[j] / sumTarget;
-            loss -= q * (z[at + j] - logZ);
-            dz[at + j] = (float) (Math.exp(z[at + j] - logZ) - q);
-        }
-        return loss;
     }
 
     /** Mean cross-entropy of an episode (no gradients), for checks. */
@@ -436,11 +432,15 @@ public final class CogVlmNet {
      * logits of the four coordinates) its outputs {@code [patches, width]}. A diagnostic of what the tower sees.
      */
     public float[][] patchHeads(float[] pixels) {
-        float[] feats = new Pass(new Episode(pixels, List.of())).new Tower(pixels).forwardFeatures();
+        return readHeads(new Pass(new Episode(pixels, List.of())).new Tower(pixels).forwardFeatures(), PATCH_HEADS.length);
+    }
+
+    /** The first {@code heads} patch heads applied to the tower's features {@code [patches, vision hidden]}. */
+    private float[][] readHeads(float[] feats, int heads) {
         int vh = config.vision().hiddenSize();
         int n = feats.length / vh;
-        float[][] out = new float[PATCH_HEADS.length][];
-        for (int h = 0; h < out.length; h++) {
+        float[][] out = new float[heads][];
+        for (int h = 0; h < heads; h++) {
             out[h] = new float[n * PATCH_WIDTHS[h]];
             String head = PATCH_HEAD + PATCH_HEADS[h];
             Ops.linear(feats, n, vh, w(head + ".weight"), PATCH_WIDTHS[h], w(head + ".bias"), out[h]);

@@ -349,6 +349,40 @@ public final class Ops {
         }
     }
 
+    /** The largest of {@code z[at .. at + m)}. */
+    private static double rowMax(float[] z, int at, int m) {
+        double max = Double.NEGATIVE_INFINITY;
+        for (int j = 0; j < m; j++) {
+            max = Math.max(max, z[at + j]);
+        }
+        return max;
+    }
+
+    /** {@code Σ exp(z[at + j] - max)} over the row, in order. */
+    private static double sumExp(float[] z, int at, int m, double max) {
+        double sum = 0;
+        for (int j = 0; j < m; j++) {
+            sum += Math.exp(z[at + j] - max);
+        }
+        return sum;
+    }
+
+    /**
+     * Cross-entropy of one row of logits {@code z[at .. at + m)} against a target distribution {@code q} (summing to
+     * 1): {@code -Σ q log softmax(z)}. Writes its gradient, {@code softmax(z) - q}, into {@code dz} at the same
+     * offset and returns the loss.
+     */
+    public static double softCrossEntropy(float[] z, int at, int m, double[] q, float[] dz) {
+        double max = rowMax(z, at, m);
+        double logZ = max + Math.log(sumExp(z, at, m, max));
+        double loss = 0;
+        for (int j = 0; j < m; j++) {
+            loss -= q[j] * (z[at + j] - logZ);
+            dz[at + j] = (float) (Math.exp(z[at + j] - logZ) - q[j]);
+        }
+        return loss;
+    }
+
     /**
      * Mean cross-entropy of {@code logits [n, V]} against {@code targets} over the positions where
      * {@code mask} is true (the answer tokens); writes {@code dlogits} and returns the loss.
@@ -368,14 +402,8 @@ public final class Ops {
                 continue;
             }
             int o = i * vocab;
-            double max = Double.NEGATIVE_INFINITY;
-            for (int j = 0; j < vocab; j++) {
-                max = Math.max(max, logits[o + j]);
-            }
-            double sum = 0;
-            for (int j = 0; j < vocab; j++) {
-                sum += Math.exp(logits[o + j] - max);
-            }
+            double max = rowMax(logits, o, vocab);
+            double sum = sumExp(logits, o, vocab, max);
             loss += Math.log(sum) + max - logits[o + targets[i]];
             for (int j = 0; j < vocab; j++) {
                 dlogits[o + j] = (float) (Math.exp(logits[o + j] - max) / sum / count);
