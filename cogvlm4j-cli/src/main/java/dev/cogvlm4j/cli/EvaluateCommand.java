@@ -40,7 +40,7 @@ final class EvaluateCommand implements Callable<Integer> {
 
     /** How {@code --in-words} writes a scene. */
     enum WordsForm {
-        caption(Evaluator.ScenesAs.CAPTION), listing(Evaluator.ScenesAs.LISTING);
+        caption(Evaluator.ScenesAs.CAPTION), listing(Evaluator.ScenesAs.LISTING), slots(Evaluator.ScenesAs.SLOTS);
 
         final Evaluator.ScenesAs as;
 
@@ -51,8 +51,9 @@ final class EvaluateCommand implements Callable<Integer> {
 
     @Option(names = "--in-words", arity = "0..1", fallbackValue = "caption", paramLabel = "FORM",
             description = "Give each scene as text instead of an image: the reading test for a language-model stage, "
-                    + "which has no vision to speak of yet. FORM: caption (its caption with boxes, the default) or "
-                    + "listing (each shape's word, then its colour's, then its box).")
+                    + "which has no vision to speak of yet. FORM: caption (its caption with boxes, the default), "
+                    + "listing (each shape's word, then its colour's, then its box) or slots (each patch's object "
+                    + "as a code in the image slots, what a slots stage teaches).")
     WordsForm inWords;
 
     @Option(names = "--label", paramLabel = "TEXT", description = "Row label of the Markdown table (default: the model folder).")
@@ -77,7 +78,8 @@ final class EvaluateCommand implements Callable<Integer> {
             try (ProgressBar bar = new ProgressBarBuilder().setTaskName("evaluate").setInitialMax(images)
                     .setStyle(ProgressBarStyle.ASCII)
                     .setConsumer(new me.tongfei.progressbar.ConsoleProgressBarConsumer(System.err)).build()) {
-                r = Evaluator.evaluate(m, seed, images, as, bar::stepTo);
+                r = as == Evaluator.ScenesAs.SLOTS ? Evaluator.evaluateSlots(model.modelDir(), seed, images, bar::stepTo)
+                        : Evaluator.evaluate(m, seed, images, as, bar::stepTo);
             }
             Integer same = null;
             if (textBaseline != null) {

@@ -71,6 +71,9 @@ class TrainCliTest {
             assertEquals(form[1], w.get("scenes_as").asText());
             assertEquals(j.get("asked"), w.get("asked"), form[0]);
         }
+        // Scenes written into the image slots need a decoder wide enough for their code; this one is not.
+        CliTest.assertCleanError(CliTest.run("evaluate", "--model", run.resolve("lm/model").toString(), "--images", "1",
+                "--in-words=slots"), "too narrow");
         CliTest.Result run1 = CliTest.run("run", "--model", installed.toString(), "--image",
                 writeScene().toString(), "--prompt", "Describe the image.", "--max-new-tokens", "8");
         assertEquals(0, run1.code(), run1.err());

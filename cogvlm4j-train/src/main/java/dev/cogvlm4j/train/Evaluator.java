@@ -1,16 +1,26 @@
 package dev.cogvlm4j.train;
 
-import dev.cogvlm4j.Answer;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.cogvlm4j.CogVlm;
 import dev.cogvlm4j.Question;
+import dev.cogvlm4j.io.SafeTensorsFile;
+import dev.cogvlm4j.model.CogVlmConfig;
 import dev.cogvlm4j.model.GenerationOptions;
+import dev.cogvlm4j.text.Tokenizer;
+import dev.cogvlm4j.text.Tokenizers;
+import dev.cogvlm4j.train.data.SceneSlots;
 import dev.cogvlm4j.train.data.WorldText;
+import dev.cogvlm4j.train.model.CogVlmNet;
+import dev.cogvlm4j.train.model.Episode;
 import dev.cogvlm4j.train.world.ShapesWorld;
 import dev.cogvlm4j.vision.RgbImage;
+import java.io.IOException;
+import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import java.util.SplittableRandom;
 import java.util.function.IntConsumer;
 import java.util.regex.Matcher;
@@ -92,7 +102,12 @@ public final class Evaluator {
         /** In words: the caption with boxes, then the prompt ({@link WorldText#readingPrompt}). */
         CAPTION("text"),
         /** In words: the listing, each shape's word then its colour's ({@link WorldText#listingPrompt}). */
-        LISTING("listing");
+        LISTING("listing"),
+        /**
+         * Written into the image slots ({@link SceneSlots}) and read through the language weights, as a {@code slots}
+         * stage trains the language model; see {@link #evaluateSlots}.
+         */
+        SLOTS("slots");
 
         private final String label;
 
@@ -113,21 +128,83 @@ public final class Evaluator {
      * tokens. Same scenes, questions and scoring either way.
      */
     public static Report evaluate(CogVlm model, long seed, int images, ScenesAs as, IntConsumer progress) {
+        if (as == ScenesAs.SLOTS) {
+            throw new IllegalArgumentException("scenes in the image slots are read by evaluateSlots, from the model's folder");
+        }
+        GenerationOptions greedy = GenerationOptions.greedy(128, false);
+        return evaluate(seed, images, progress, (scene, image, qa) -> {
+            Question q = switch (as) {
+                case IMAGES -> Question.of(qa.question(), image);
+                case CAPTION -> new Question(WorldText.readingPrompt(scene, qa.question()), List.of(), null, "base");
+                case LISTING -> new Question(WorldText.listingPrompt(scene, qa.question()), List.of(), null, "base");
+                case SLOTS -> throw new AssertionError();
+            };
+            return model.ask(q, greedy, null).text();
+        }, as == ScenesAs.IMAGES);
+    }
+
+    /**
+     * As {@link #evaluate(CogVlm, long, int, ScenesAs, IntConsumer)} with the scenes written into the image slots
+     * ({@link SceneSlots}) instead of shown: the reading test of a language model trained by a {@code slots} stage.
+     * The model folder's weights run in the trainer's own forward pass, every row through the language weights as in
+     * that stage, decoding greedily (at most 128 tokens) in the chat template.
+     */
+    public static Report evaluateSlots(Path modelDir, long seed, int images, IntConsumer progress) throws IOException {
+        CogVlmConfig config = CogVlmConfig.parse(new ObjectMapper().readTree(modelDir.resolve("config.json").toFile()),
+                Set.of());
+        if (config.hiddenSize() < SceneSlots.WIDTH) {
+            throw new IllegalArgumentException(modelDir + ": hidden size " + config.hiddenSize()
+                    + " is too narrow for the scene's slot rows (" + SceneSlots.WIDTH + ")");
+        }
+        Tokenizer tok = Tokenizers.load(modelDir);
+        Map<String, float[]> weights = new java.util.HashMap<>();
+        try (SafeTensorsFile f = SafeTensorsFile.open(modelDir.resolve("model.safetensors"))) {
+            for (String n : f.entries().keySet()) {
+                weights.put(n, f.floats(n));
+            }
+        }
+        CogVlmNet net = CogVlmNet.of(config, weights);
+        net.setVisualExperts(false);
+        int eos = config.eosIds()[0];
+        return evaluate(seed, images, progress, (scene, image, qa) -> {
+            float[] rows = SceneSlots.rows(scene, config.vision().grid(), config.hiddenSize());
+            int[] prompt = tok.encode(WorldText.prompt(qa.question()));
+            int[] ids = java.util.Arrays.copyOf(prompt, prompt.length + 128);
+            int n = prompt.length;
+            while (n < ids.length) {
+                int[] x = java.util.Arrays.copyOf(ids, n);
+                int[] targets = new int[n];
+                java.util.Arrays.fill(targets, -1);
+                targets[n - 1] = 0;
+                float[] logits = net.logits(Episode.slots(rows, List.of(new Episode.Branch(x, targets))));
+                int best = 0;
+                for (int k = 1; k < logits.length; k++) {
+                    best = logits[k] > logits[best] ? k : best;
+                }
+                if (best == eos) {
+                    break;
+                }
+                ids[n++] = best;
+            }
+            int[] answer = java.util.Arrays.copyOfRange(ids, prompt.length, n);
+            return tok.decode(answer, answer.length, true, false);
+        }, false);
+    }
+
+    /** One answer to a question about a scene ({@code image} is its rendering when the caller asked for one). */
+    private interface Answerer {
+        String answer(ShapesWorld.Scene scene, RgbImage image, ShapesWorld.QA qa);
+    }
+
+    private static Report evaluate(long seed, int images, IntConsumer progress, Answerer answerer, boolean render) {
         SplittableRandom r = new SplittableRandom(seed);
         List<String> failures = new java.util.ArrayList<>();
         Map<String, int[][]> byShapes = new LinkedHashMap<>();
-        GenerationOptions greedy = GenerationOptions.greedy(128, false);
         for (int i = 0; i < images; i++) {
             ShapesWorld.Scene scene = ShapesWorld.scene(r);
-            RgbImage image = as == ScenesAs.IMAGES ? ShapesWorld.render(scene) : null;
+            RgbImage image = render ? ShapesWorld.render(scene) : null;
             for (ShapesWorld.QA qa : ShapesWorld.questions(scene)) {
-                Question q = switch (as) {
-                    case IMAGES -> Question.of(qa.question(), image);
-                    case CAPTION -> new Question(WorldText.readingPrompt(scene, qa.question()), List.of(), null, "base");
-                    case LISTING -> new Question(WorldText.listingPrompt(scene, qa.question()), List.of(), null, "base");
-                };
-                Answer a = model.ask(q, greedy, null);
-                String got = a.text().strip();
+                String got = answerer.answer(scene, image, qa).strip();
                 boolean ok = qa.type().equals("grounding") ? iou(got, qa.answer()) >= 0.5 : got.equals(qa.answer());
                 int[] cell = byShapes.computeIfAbsent(qa.type(), t -> new int[ShapesWorld.MAX_SHAPES + 1][2])
                         [scene.shapes().size()];

@@ -24,7 +24,8 @@ public final class LossChart {
     }
 
     private static final Color[] COLOURS = {new Color(31, 119, 180), new Color(214, 39, 40), new Color(44, 160, 44),
-            new Color(148, 103, 189), new Color(255, 127, 14), new Color(140, 86, 75)};
+            new Color(148, 103, 189), new Color(255, 127, 14), new Color(140, 86, 75), new Color(227, 119, 194),
+            new Color(23, 190, 207), new Color(188, 189, 34), new Color(127, 127, 127)};
     private static final int W = 900;
     private static final int H = 480;
     private static final int LEFT = 70;
@@ -88,8 +89,10 @@ public final class LossChart {
             g.setStroke(new BasicStroke(2f));
             drawLine(g, l, offset, total, logLo, logHi, Math.max(1, l.size() / 60));
             g.setStroke(new BasicStroke(1f));
-            g.drawString(series.get(si).name(), LEFT + 10 + 120 * si, H - 12);
-            g.fillRect(LEFT + 10 + 120 * si - 8, H - 20, 6, 6);
+            // Legend entries share the width below the plot (120 px each while they fit).
+            int slot = Math.min(120, (W - LEFT - 10) / series.size());
+            g.drawString(series.get(si).name(), LEFT + 10 + slot * si, H - 12);
+            g.fillRect(LEFT + 10 + slot * si - 8, H - 20, 6, 6);
             offset += l.size();
             if (si + 1 < series.size()) {
                 g.setColor(Color.GRAY);

@@ -3,6 +3,7 @@ package dev.cogvlm4j.train;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.cogvlm4j.train.data.SceneSlots;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -34,9 +35,10 @@ public record Recipe(long seed, boolean deepFusion, int tokenizerScenes, int tok
      * One stage.
      *
      * @param name            its name (the folder of its outputs)
-     * @param types           question types trained on; {@code text} and {@code reading} (either or both) for
-     *                        language-model pretraining, or {@code patches} for the vision tower's own pretraining on
-     *                        per-patch labels
+     * @param types           question types trained on; {@code text} and {@code reading} (either or both), or
+     *                        {@code slots} alone (the scene written into the image slots, see {@code SceneSlots}),
+     *                        for language-model pretraining, or {@code patches} for the vision tower's own
+     *                        pretraining on per-patch labels
      * @param steps           optimizer steps
      * @param batch           episodes per step (images, or text episodes)
      * @param questions       questions (branches) per episode
@@ -60,11 +62,16 @@ public record Recipe(long seed, boolean deepFusion, int tokenizerScenes, int tok
      *                        boxes; otherwise ({@code "token"}, the default) the mean over all answer tokens
      * @param places          in a {@code patches} stage, whether each box coordinate is also learned as one of 100
      *                        places, the first two digits of the answers' 0-999 scale ({@code "places"})
+     * @param align           in a {@code patches} stage, whether the adapter also learns to write the scene's slot
+     *                        rows ({@code "align"}), the rows a {@code slots} stage taught the language model to read
+     * @param slotNoise       in a {@code slots} stage, the spread of the Gaussian noise added to the slot rows
+     *                        ({@code "noise"}, default 0.1)
      */
     public record Stage(String name, Set<String> types, int steps, int batch, int questions, float lr, float minLr,
                         int warmup, float towerLr, float expertsLr, int checkpointEvery, float beta2, int maxShapes,
-                        Map<String, Double> weights, double listing, boolean perAnswer, boolean places) {
-        /** Whether this is a text-only language-model stage ({@code text}, {@code reading} or both). */
+                        Map<String, Double> weights, double listing, boolean perAnswer, boolean places,
+                        boolean align, double slotNoise) {
+        /** Whether this is a language-model stage ({@code text}, {@code reading} or both, or {@code slots}). */
         public boolean text() {
             return types.stream().anyMatch(LANGUAGE_TYPES::contains);
         }
@@ -76,13 +83,13 @@ public record Recipe(long seed, boolean deepFusion, int tokenizerScenes, int tok
     }
 
     /** The types of a language-model stage, which may be mixed with each other but with nothing else. */
-    static final Set<String> LANGUAGE_TYPES = Set.of("text", "reading");
+    static final Set<String> LANGUAGE_TYPES = Set.of("text", "reading", "slots");
 
     /** The world's question types (what {@code "weights"} may name). */
     static final Set<String> QUESTION_TYPES = Set.of("caption", "caption_boxes", "count", "colour", "shape", "grounding");
 
     /** The question types a stage may name. */
-    public static final Set<String> TYPES = Set.of("text", "reading", "patches", "caption", "caption_boxes", "count", "colour", "shape", "grounding");
+    public static final Set<String> TYPES = Set.of("text", "reading", "slots", "patches", "caption", "caption_boxes", "count", "colour", "shape", "grounding");
 
     /** Reads and validates a recipe file; problems are reported as one-line {@link IllegalArgumentException}s. */
     public static Recipe load(Path file) throws IOException {
@@ -124,9 +131,9 @@ public record Recipe(long seed, boolean deepFusion, int tokenizerScenes, int tok
             }
             boolean language = types.stream().anyMatch(LANGUAGE_TYPES::contains);
             if (types.isEmpty() || (language && !LANGUAGE_TYPES.containsAll(types))
-                    || (types.contains("patches") && types.size() > 1)) {
+                    || ((types.contains("patches") || types.contains("slots")) && types.size() > 1)) {
                 throw new IllegalArgumentException(source + ": stage " + name
-                        + ": types must be text and/or reading, [\"patches\"], or image question types");
+                        + ": types must be text and/or reading, [\"slots\"], [\"patches\"], or image question types");
             }
             int steps = positive(s, "steps", source, name);
             double lr = rate(s, "lr", 1e-3, source, name);
@@ -136,7 +143,15 @@ public record Recipe(long seed, boolean deepFusion, int tokenizerScenes, int tok
                     (float) rate(s, "experts_lr", 1.0, source, name),
                     s.path("checkpoint_every").asInt(25), (float) s.path("beta2").asDouble(0.95),
                     s.path("max_shapes").asInt(4), weights(s, source, name), share(s, "listing", source, name),
-                    lossUnit(s, source, name), places(s, types, source, name)));
+                    lossUnit(s, source, name), flag(s, "places", "patches", types, source, name),
+                    flag(s, "align", "patches", types, source, name), noise(s, types, source, name)));
+        }
+        int hidden = model.path("hidden_size").asInt(0);
+        for (Stage st : stages) {
+            if ((st.align() || st.types().contains("slots")) && hidden < SceneSlots.WIDTH) {
+                throw new IllegalArgumentException(source + ": stage " + st.name() + ": the scene's slot rows need a hidden_size of at least "
+                        + SceneSlots.WIDTH + ", not " + hidden);
+            }
         }
         if (stages.isEmpty()) {
             throw new IllegalArgumentException(source + ": no stages");
@@ -210,19 +225,31 @@ public record Recipe(long seed, boolean deepFusion, int tokenizerScenes, int tok
         throw new IllegalArgumentException(source + ": stage " + stage + ": \"loss\" must be \"token\" or \"answer\", not " + v);
     }
 
-    /** {@code "places"}: true or false (false when absent), and only in a {@code patches} stage. */
-    private static boolean places(JsonNode s, Set<String> types, String source, String stage) {
-        JsonNode v = s.get("places");
+    /** A flag {@code key}: true or false (false when absent), and true only in a stage of type {@code type}. */
+    private static boolean flag(JsonNode s, String key, String type, Set<String> types, String source, String stage) {
+        JsonNode v = s.get(key);
         if (v == null) {
             return false;
         }
         if (!v.isBoolean()) {
-            throw new IllegalArgumentException(source + ": stage " + stage + ": \"places\" must be true or false, not " + v);
+            throw new IllegalArgumentException(source + ": stage " + stage + ": \"" + key + "\" must be true or false, not " + v);
         }
-        if (v.asBoolean() && !types.contains("patches")) {
-            throw new IllegalArgumentException(source + ": stage " + stage + ": \"places\" applies only to a patches stage");
+        if (v.asBoolean() && !types.contains(type)) {
+            throw new IllegalArgumentException(source + ": stage " + stage + ": \"" + key + "\" applies only to a " + type + " stage");
         }
         return v.asBoolean();
+    }
+
+    /** {@code "noise"}: the slot rows' noise, a number from 0 to 1 (0.1 when absent), and only in a {@code slots} stage. */
+    private static double noise(JsonNode s, Set<String> types, String source, String stage) {
+        JsonNode v = s.get("noise");
+        if (v == null) {
+            return 0.1;
+        }
+        if (!types.contains("slots")) {
+            throw new IllegalArgumentException(source + ": stage " + stage + ": \"noise\" applies only to a slots stage");
+        }
+        return share(s, "noise", source, stage);
     }
 
     /** A share from 0 to 1 (0 when absent). */

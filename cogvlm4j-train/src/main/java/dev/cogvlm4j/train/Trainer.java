@@ -247,7 +247,7 @@ public final class Trainer {
             if (n.startsWith(CogVlmNet.TRAINING_ONLY)) {
                 trainable = stage.patches();
             } else if (stage.patches()) {
-                trainable = CogVlmNet.isTower(n);
+                trainable = CogVlmNet.isTower(n) || (stage.align() && CogVlmNet.isAdapter(n));
             } else if (stage.text()) {
                 trainable = CogVlmNet.isLanguage(n);
             } else if (CogVlmNet.isLanguage(n)) {
@@ -268,7 +268,9 @@ public final class Trainer {
         Parallel.range(out.length, i -> {
             SplittableRandom r = new SplittableRandom(recipe.seed() * 0x9E3779B97F4A7C15L + index * 1_000_003L
                     + (long) step * 4099 + i);
-            if (stage.text()) {
+            if (stage.types().contains("slots")) {
+                out[i] = factory.slots(r, stage.questions(), stage.weights(), stage.slotNoise());
+            } else if (stage.text()) {
                 // A stage of both kinds draws one per episode; a stage of one kind draws nothing extra, so a
                 // text-only recipe produces the same episodes as before the reading kind existed.
                 boolean both = stage.types().size() > 1;
@@ -276,7 +278,7 @@ public final class Trainer {
                 out[i] = reading ? factory.reading(r, stage.questions(), stage.weights(), stage.listing())
                         : factory.text(r, stage.questions());
             } else if (stage.patches()) {
-                out[i] = factory.patches(ShapesWorld.scene(r, stage.maxShapes()), stage.places());
+                out[i] = factory.patches(ShapesWorld.scene(r, stage.maxShapes()), stage.places(), stage.align());
             } else {
                 Episode e = null;
                 while (e == null) {

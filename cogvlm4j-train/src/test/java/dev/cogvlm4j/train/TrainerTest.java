@@ -13,6 +13,7 @@ import dev.cogvlm4j.io.SafeTensorsFile;
 import dev.cogvlm4j.text.Tokenizer;
 import dev.cogvlm4j.text.Tokenizers;
 import dev.cogvlm4j.train.data.EpisodeFactory;
+import dev.cogvlm4j.train.data.SceneSlots;
 import dev.cogvlm4j.train.model.Episode;
 import dev.cogvlm4j.train.world.ShapesWorld;
 import java.nio.file.Files;
@@ -143,21 +144,14 @@ class TrainerTest {
             }
         });
         t.runAll();
-        try (SafeTensorsFile before = SafeTensorsFile.open(dir.resolve("lm/state.safetensors"));
-             SafeTensorsFile after = SafeTensorsFile.open(dir.resolve("patches/state.safetensors"))) {
-            for (String n : after.entries().keySet()) {
-                if (n.startsWith("adam.")) {
-                    continue;
-                }
-                boolean same = java.util.Arrays.equals(before.floats(n), after.floats(n));
-                if (dev.cogvlm4j.train.model.CogVlmNet.isTower(n) || n.startsWith("train.")) {
-                    assertTrue(!same || n.endsWith("bias") || n.contains("norm"), n + " should have learned");
-                } else if (!n.startsWith("model.vision.")) {
-                    // Adapter, boi and eoi are redrawn when vision starts; everything outside the vision side stays.
-                    assertTrue(same, n + " must not change in the tower's pretraining");
-                }
+        compareStates(dir.resolve("lm/state.safetensors"), dir.resolve("patches/state.safetensors"), (n, same) -> {
+            if (dev.cogvlm4j.train.model.CogVlmNet.isTower(n) || n.startsWith("train.")) {
+                assertTrue(!same || n.endsWith("bias") || n.contains("norm"), n + " should have learned");
+            } else if (!n.startsWith("model.vision.")) {
+                // Adapter, boi and eoi are redrawn when vision starts; everything outside the vision side stays.
+                assertTrue(same, n + " must not change in the tower's pretraining");
             }
-        }
+        });
         // The visual experts start from the language weights when images first reach the decoder, after the
         // tower's pretraining; the head exists only in training states.
         assertTrue(messages.stream().anyMatch(m -> m.startsWith("caption: visual experts initialised")), messages.toString());
@@ -169,6 +163,30 @@ class TrainerTest {
         }
     }
 
+    /**
+     * A red square exactly on cell (1, 1) of a 4x4 grid of 56-pixel cells, and a blue one straddling four cells: 9.2%
+     * of cell (2, 2), 6.9% of (1, 2), less of the others.
+     */
+    private static ShapesWorld.Scene twoSquares() {
+        var square = dev.cogvlm4j.train.world.Shape.Kind.SQUARE;
+        return new ShapesWorld.Scene(new int[]{255, 255, 255}, List.of(
+                new dev.cogvlm4j.train.world.Shape(square, dev.cogvlm4j.train.world.Shape.Colour.RED,
+                        new int[]{220, 40, 40}, 56, 56, 112, 112),
+                new dev.cogvlm4j.train.world.Shape(square, dev.cogvlm4j.train.world.Shape.Colour.BLUE,
+                        new int[]{40, 80, 220}, 100, 150, 128, 178)));
+    }
+
+    /** Calls {@code check} with each weight tensor of two training states (AdamW's moments left out) and whether it is unchanged. */
+    private static void compareStates(Path a, Path b, java.util.function.BiConsumer<String, Boolean> check) throws java.io.IOException {
+        try (SafeTensorsFile before = SafeTensorsFile.open(a); SafeTensorsFile after = SafeTensorsFile.open(b)) {
+            for (String n : after.entries().keySet()) {
+                if (!n.startsWith("adam.")) {
+                    check.accept(n, java.util.Arrays.equals(before.floats(n), after.floats(n)));
+                }
+            }
+        }
+    }
+
     @Test
     void patchLabelsNameTheObjectCoveringMostOfEachPatch(@TempDir Path dir) throws Exception {
         // The test recipe's tower sees 112 px in 28 px patches: a 4x4 grid whose cells are 56 world pixels.
@@ -176,11 +194,7 @@ class TrainerTest {
         var red = dev.cogvlm4j.train.world.Shape.Colour.RED;
         var blue = dev.cogvlm4j.train.world.Shape.Colour.BLUE;
         var square = dev.cogvlm4j.train.world.Shape.Kind.SQUARE;
-        ShapesWorld.Scene scene = new ShapesWorld.Scene(new int[]{255, 255, 255}, List.of(
-                // Exactly cell (1, 1).
-                new dev.cogvlm4j.train.world.Shape(square, red, new int[]{220, 40, 40}, 56, 56, 112, 112),
-                // Straddles four cells: 9.2% of cell (2, 2), 6.9% of (1, 2), less of the others.
-                new dev.cogvlm4j.train.world.Shape(square, blue, new int[]{40, 80, 220}, 100, 150, 128, 178)));
+        ShapesWorld.Scene scene = twoSquares();
         Episode.PatchTargets p = f.patches(scene).patches();
         int none = Episode.PatchTargets.KINDS - 1;
         for (int i = 0; i < 16; i++) {
@@ -245,7 +259,16 @@ class TrainerTest {
                 "{\"model\": {\"vision_config\": {}}, \"stages\": [{\"name\": \"x\", \"types\": [\"reading\"], \"steps\": 1, \"batch\": 1, \"questions\": 1, \"loss\": \"sentence\"}]}",
                 "{\"model\": {\"vision_config\": {}}, \"stages\": [{\"name\": \"x\", \"types\": [\"reading\"], \"steps\": 1, \"batch\": 1, \"questions\": 1, \"loss\": 1}]}",
                 "{\"model\": {\"vision_config\": {}}, \"stages\": [{\"name\": \"x\", \"types\": [\"patches\"], \"steps\": 1, \"batch\": 1, \"questions\": 1, \"places\": \"yes\"}]}",
-                "{\"model\": {\"vision_config\": {}}, \"stages\": [{\"name\": \"x\", \"types\": [\"caption\"], \"steps\": 1, \"batch\": 1, \"questions\": 1, \"places\": true}]}")) {
+                "{\"model\": {\"vision_config\": {}}, \"stages\": [{\"name\": \"x\", \"types\": [\"caption\"], \"steps\": 1, \"batch\": 1, \"questions\": 1, \"places\": true}]}",
+                "{\"model\": {\"hidden_size\": 128, \"vision_config\": {}}, \"stages\": [{\"name\": \"x\", \"types\": [\"slots\", \"text\"], \"steps\": 1, \"batch\": 1, \"questions\": 1}]}",
+                "{\"model\": {\"hidden_size\": 128, \"vision_config\": {}}, \"stages\": [{\"name\": \"x\", \"types\": [\"slots\", \"caption\"], \"steps\": 1, \"batch\": 1, \"questions\": 1}]}",
+                "{\"model\": {\"hidden_size\": 64, \"vision_config\": {}}, \"stages\": [{\"name\": \"x\", \"types\": [\"slots\"], \"steps\": 1, \"batch\": 1, \"questions\": 1}]}",
+                "{\"model\": {\"hidden_size\": 64, \"vision_config\": {}}, \"stages\": [{\"name\": \"x\", \"types\": [\"patches\"], \"steps\": 1, \"batch\": 1, \"questions\": 1, \"align\": true}]}",
+                "{\"model\": {\"hidden_size\": 128, \"vision_config\": {}}, \"stages\": [{\"name\": \"x\", \"types\": [\"caption\"], \"steps\": 1, \"batch\": 1, \"questions\": 1, \"align\": true}]}",
+                "{\"model\": {\"hidden_size\": 128, \"vision_config\": {}}, \"stages\": [{\"name\": \"x\", \"types\": [\"patches\"], \"steps\": 1, \"batch\": 1, \"questions\": 1, \"align\": 1}]}",
+                "{\"model\": {\"hidden_size\": 128, \"vision_config\": {}}, \"stages\": [{\"name\": \"x\", \"types\": [\"reading\"], \"steps\": 1, \"batch\": 1, \"questions\": 1, \"noise\": 0.1}]}",
+                "{\"model\": {\"hidden_size\": 128, \"vision_config\": {}}, \"stages\": [{\"name\": \"x\", \"types\": [\"slots\"], \"steps\": 1, \"batch\": 1, \"questions\": 1, \"noise\": -0.1}]}",
+                "{\"model\": {\"hidden_size\": 128, \"vision_config\": {}}, \"stages\": [{\"name\": \"x\", \"types\": [\"slots\"], \"steps\": 1, \"batch\": 1, \"questions\": 1, \"noise\": \"some\"}]}")) {
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Recipe.parse(m.readTree(bad), "r.json"), bad);
             assertTrue(e.getMessage().startsWith("r.json:") && !e.getMessage().contains("\n"), e.getMessage());
         }
@@ -387,6 +410,116 @@ class TrainerTest {
 
     private static String text(Tokenizer tok, Episode.Branch b) {
         return tok.decode(b.ids(), b.ids().length, true, false);
+    }
+
+    /** A recipe whose decoder is wide enough for the scene's slot rows: slots, the tower with the adapter, captions. */
+    static final String SLOTS_RECIPE = """
+            {"seed": 4, "tokenizer": {"scenes": 200, "merges": 60},
+             "model": {"hidden_size": 128, "intermediate_size": 64, "num_hidden_layers": 1, "num_attention_heads": 2,
+                       "vision_config": {"hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 1,
+                                         "num_heads": 2, "image_size": 112, "patch_size": 28}},
+             "stages": [
+               {"name": "lm-slots", "types": ["slots"], "steps": 4, "batch": 2, "questions": 3, "lr": 3e-3, "warmup": 1,
+                "weights": {"grounding": 4}, "noise": 0.05},
+               {"name": "patches", "types": ["patches"], "steps": 4, "batch": 2, "questions": 1, "lr": 3e-3, "warmup": 1,
+                "places": true, "align": true},
+               {"name": "caption", "types": ["caption", "grounding"], "steps": 2, "batch": 2, "questions": 2, "lr": 1e-3,
+                "warmup": 1}
+             ]}""";
+
+    @Test
+    void sceneSlotsWriteEachPatchsObjectAsOneHots() {
+        // A 4x4 grid of 56-pixel cells: the red square is exactly cell (1, 1), the blue one most of cell (2, 2).
+        ShapesWorld.Scene scene = twoSquares();
+        int h = 128;
+        float[] rows = SceneSlots.rows(scene, 4, h);
+        assertEquals(18 * h, rows.length, "boi, 16 patches, eoi");
+        // Scene-wide on every patch row: two shapes (111 + 1); squares 2 (115 + 4 + 1); no circle or triangle.
+        Set<Integer> scene2 = Set.of(112, 120);
+        // Red [[250,250,500,500]], first left to right: red 0, square 6 + 1, red square 9 + 0 * 3 + 1, digits 2|5,
+        // 2|5, 5|0, 5|0, rank 107.
+        Set<Integer> redRow = new java.util.TreeSet<>(Set.of(0, 7, 10, 27 + 2, 37 + 5, 47 + 2, 57 + 5, 67 + 5, 77, 87 + 5, 97, 107));
+        redRow.addAll(scene2);
+        // Blue [[446,669,571,794]], second: blue 2, square 7, blue square 9 + 2 * 3 + 1, digits 4|4, 6|6, 5|7, 7|9,
+        // rank 108.
+        Set<Integer> blueRow = new java.util.TreeSet<>(Set.of(2, 7, 16, 27 + 4, 37 + 4, 47 + 6, 57 + 6, 67 + 5, 77 + 7, 87 + 7, 97 + 9, 108));
+        blueRow.addAll(scene2);
+        Set<Integer> background = new java.util.TreeSet<>(scene2);
+        background.add(127);
+        for (int row = 0; row < 18; row++) {
+            Set<Integer> ones = new java.util.TreeSet<>();
+            for (int j = 0; j < h; j++) {
+                float v = rows[row * h + j];
+                assertTrue(v == 0f || v == 1f, "one-hot values only");
+                if (v == 1f) {
+                    ones.add(j);
+                }
+            }
+            Set<Integer> expected = row == 0 || row == 17 ? Set.of() : row == 1 + 5 ? redRow : row == 1 + 10 ? blueRow : background;
+            assertEquals(expected, ones, "row " + row);
+        }
+        assertEquals(128, SceneSlots.WIDTH);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> SceneSlots.rows(scene, 4, 64));
+        assertTrue(e.getMessage().contains("at least 128"), e.getMessage());
+    }
+
+    @Test
+    void slotStagesTeachTheLanguageModelAndTheAdapterTheSameRows(@TempDir Path dir) throws Exception {
+        Recipe r = Recipe.parse(new ObjectMapper().readTree(SLOTS_RECIPE), "test");
+        assertTrue(r.stage("lm-slots").text() && r.stage("patches").align() && !r.stage("caption").align());
+        assertEquals(0.05, r.stage("lm-slots").slotNoise());
+        Trainer t = new Trainer(r, dir, QUIET);
+        Tokenizer tok = Tokenizers.load(t.tokenizerDir());
+        EpisodeFactory f = new EpisodeFactory(tok, dev.cogvlm4j.model.CogVlmConfig.parse(t.modelConfig(tok), Set.of()));
+        // A slots episode: the scene drawn first from the generator, its slot rows (here without noise) in the image
+        // slots, and its questions with only the answers as targets.
+        Episode e = f.slots(new SplittableRandom(5), 3, java.util.Map.of(), 0);
+        ShapesWorld.Scene scene = ShapesWorld.scene(new SplittableRandom(5));
+        assertArrayEquals(SceneSlots.rows(scene, 4, 128), e.slots());
+        assertTrue(e.hasImageSlots() && !e.hasPixels());
+        assertEquals(3, e.branches().size());
+        int eos = dev.cogvlm4j.model.CogVlmConfig.parse(t.modelConfig(tok), Set.of()).eosIds()[0];
+        for (Episode.Branch b : e.branches()) {
+            // Targets: none on the question, then the answer's tokens and end-of-sequence.
+            int n = b.ids().length;
+            int first = n - b.targetCount();
+            assertTrue(first > 5, text(tok, b));
+            for (int i = 0; i < n; i++) {
+                assertEquals(i >= first, b.targets()[i] >= 0, "position " + i + " of " + text(tok, b));
+            }
+            assertEquals(eos, b.targets()[n - 1]);
+            int[] answer = java.util.Arrays.copyOfRange(b.targets(), first, n - 1);
+            assertEquals(text(tok, b).replaceAll(".* Answer: ", ""), tok.decode(answer, answer.length, true, false).strip());
+        }
+        Episode noisy = f.slots(new SplittableRandom(5), 3, java.util.Map.of(), 0.05);
+        double diff = 0;
+        for (int i = 0; i < e.slots().length; i++) {
+            diff += Math.abs(noisy.slots()[i] - e.slots()[i]);
+        }
+        diff /= e.slots().length;
+        assertTrue(diff > 0.02 && diff < 0.06, "mean noise " + diff);
+        // The tower's labels carry the same rows as targets for the adapter when the stage aligns it.
+        Episode.PatchTargets p = f.patches(scene, true, true).patches();
+        assertArrayEquals(SceneSlots.rows(scene, 4, 128), p.slots());
+        assertEquals(null, f.patches(scene, true).patches().slots());
+
+        t.runAll();
+        compareStates(dir.resolve("lm-slots/state.safetensors"), dir.resolve("patches/state.safetensors"), (n, same) -> {
+            if (dev.cogvlm4j.train.model.CogVlmNet.isAdapter(n)) {
+                assertTrue(!same || n.endsWith("bias"), n + ": the adapter learns to write the slot rows");
+            } else if (!n.startsWith("model.vision.") && !n.startsWith("train.")) {
+                assertTrue(same, n + " must not change in the tower's pretraining");
+            }
+        });
+        // Its reading test asks every question of the same scenes as the image test, with the scene in the slots.
+        Evaluator.Report slots = Evaluator.evaluateSlots(dir.resolve("lm-slots/model"), 5, 2, null);
+        try (CogVlm m = CogVlm.load(dir.resolve("caption/model"))) {
+            assertEquals(Evaluator.evaluate(m, 5, 2, null).asked(), slots.asked());
+        }
+        // The language model the slots stage trained stays frozen through the vision stages.
+        try (CogVlm a = CogVlm.load(dir.resolve("lm-slots/model")); CogVlm b = CogVlm.load(dir.resolve("caption/model"))) {
+            assertEquals(10, Evaluator.identicalTextLogits(a, b, 5, 10));
+        }
     }
 
     /** Every recipe in the repository parses, and each shallow arm runs its deep arm's stages on the same data. */

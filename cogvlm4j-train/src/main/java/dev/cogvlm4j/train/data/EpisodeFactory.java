@@ -144,12 +144,42 @@ public final class EpisodeFactory {
 
     /** As {@link #patches(ShapesWorld.Scene)}, the box's coordinates also as places when {@code places}. */
     public Episode patches(ShapesWorld.Scene scene, boolean places) {
+        return patches(scene, places, false);
+    }
+
+    /**
+     * As {@link #patches(ShapesWorld.Scene, boolean)}; with {@code align} the adapter's image rows must also
+     * reproduce the scene's {@link SceneSlots} rows.
+     */
+    public Episode patches(ShapesWorld.Scene scene, boolean places, boolean align) {
         int grid = config.vision().grid();
-        int n = grid * grid;
+        Shape[] cover = covering(scene, grid);
+        int n = cover.length;
         int[] kind = new int[n];
         int[] colour = new int[n];
         float[] box = new float[4 * n];
         float side = ShapesWorld.SIZE;
+        for (int i = 0; i < n; i++) {
+            Shape best = cover[i];
+            kind[i] = best == null ? Episode.PatchTargets.KINDS - 1 : best.kind().ordinal();
+            colour[i] = best == null ? Episode.PatchTargets.COLOURS - 1 : best.colour().ordinal();
+            if (best != null) {
+                box[4 * i] = best.x0() / side;
+                box[4 * i + 1] = best.y0() / side;
+                box[4 * i + 2] = best.x1() / side;
+                box[4 * i + 3] = best.y1() / side;
+            }
+        }
+        float[] slots = align ? SceneSlots.rows(scene, grid, config.hiddenSize()) : null;
+        return new Episode(pixels(scene), List.of(), new Episode.PatchTargets(kind, colour, box, places, slots));
+    }
+
+    /**
+     * For each patch of a {@code grid × grid} tower grid (row-major), the object covering most of its pixels (at
+     * least {@link #MIN_COVER} of them), or null.
+     */
+    static Shape[] covering(ShapesWorld.Scene scene, int grid) {
+        Shape[] out = new Shape[grid * grid];
         for (int gy = 0; gy < grid; gy++) {
             for (int gx = 0; gx < grid; gx++) {
                 int x0 = gx * ShapesWorld.SIZE / grid;
@@ -170,18 +200,38 @@ public final class EpisodeFactory {
                         best = s;
                     }
                 }
-                int i = gy * grid + gx;
-                kind[i] = best == null ? Episode.PatchTargets.KINDS - 1 : best.kind().ordinal();
-                colour[i] = best == null ? Episode.PatchTargets.COLOURS - 1 : best.colour().ordinal();
-                if (best != null) {
-                    box[4 * i] = best.x0() / side;
-                    box[4 * i + 1] = best.y0() / side;
-                    box[4 * i + 2] = best.x1() / side;
-                    box[4 * i + 3] = best.y1() / side;
-                }
+                out[gy * grid + gx] = best;
             }
         }
-        return new Episode(pixels(scene), List.of(), new Episode.PatchTargets(kind, colour, box, places));
+        return out;
+    }
+
+    /**
+     * Reading the scene from the image slots, for language-model pretraining: a scene's {@link SceneSlots} rows
+     * (plus Gaussian noise of spread {@code noise}, so the reader tolerates the adapter's imprecision later) in the
+     * slots, and up to {@code maxQuestions} of its questions drawn by type {@code weights}, each answer (and
+     * end-of-sequence) the only targets.
+     */
+    public Episode slots(SplittableRandom r, int maxQuestions, Map<String, Double> weights, double noise) {
+        ShapesWorld.Scene scene = ShapesWorld.scene(r);
+        float[] rows = SceneSlots.rows(scene, config.vision().grid(), config.hiddenSize());
+        if (noise > 0) {
+            for (int i = 0; i < rows.length; i++) {
+                rows[i] += (float) (noise * gaussian(r));
+            }
+        }
+        List<ShapesWorld.QA> qs = new ArrayList<>(ShapesWorld.questions(scene));
+        List<Episode.Branch> branches = new ArrayList<>();
+        while (!qs.isEmpty() && branches.size() < maxQuestions) {
+            ShapesWorld.QA qa = qs.remove(draw(qs, weights, r));
+            branches.add(qa(qa.question(), qa.answer()));
+        }
+        return Episode.slots(rows, branches);
+    }
+
+    private static double gaussian(SplittableRandom r) {
+        double u = 1 - r.nextDouble();
+        return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * r.nextDouble());
     }
 
     /** The image as the vision tower receives it. */

@@ -117,6 +117,8 @@ public final class CogVlmNet {
      * off by one costs less than one off by ten (the classes are ordered) and the tower learns a smooth code.
      */
     private static final double PLACE_SIGMA = 1.0;
+    /** Weight of the adapter's squared error against the scene's slot rows, per value (when the targets carry them). */
+    private static final float SLOT_WEIGHT = 1f;
 
     /**
      * A net over the given weights (each must have its shape's element count). Training-only tensors may be absent,
@@ -293,6 +295,11 @@ public final class CogVlmNet {
         return name.contains("vision_expert") || name.contains("vision_mlp");
     }
 
+    /** Whether a tensor is the adapter's (the GLU between the tower and the decoder; boi and eoi are not). */
+    public static boolean isAdapter(String name) {
+        return name.startsWith(V + "linear_proj.");
+    }
+
     /** Whether a tensor belongs to the vision tower proper (not the adapter). */
     public static boolean isTower(String name) {
         return name.startsWith(V + "patch_embedding") || name.startsWith(V + "transformer.");
@@ -330,7 +337,9 @@ public final class CogVlmNet {
      * The tower's pretraining step: the patch features through linear heads, cross-entropy on each patch's kind and
      * colour plus {@link #BOX_WEIGHT} × the squared error of the box on covered patches and, when the targets ask for
      * places, the cross-entropy of each covered patch's four box coordinates against their place targets (spread by
-     * {@link #PLACE_SIGMA}), summed over patches. With {@code grads} null only the loss is computed.
+     * {@link #PLACE_SIGMA}), summed over patches; when the targets carry slot rows, also {@link #SLOT_WEIGHT} × the
+     * squared error of the adapter's patch rows against them (the adapter learns then too). With {@code grads} null
+     * only the loss is computed.
      */
     private double patchStep(Episode e, Grads grads, float lossScale) {
         Episode.PatchTargets t = e.patches();
@@ -364,10 +373,26 @@ public final class CogVlmNet {
                 }
             }
         }
+        float[] dSlots = null;
+        int dh = config.hiddenSize();
+        if (t.slots() != null) {
+            // The adapter writes the scene's slot rows: squared error on the patches' rows (boi and eoi stay as they are).
+            if (t.slots().length != (n + 2) * dh) {
+                throw new IllegalArgumentException("slot targets: " + t.slots().length + " values, the image slots take "
+                        + (n + 2) + " rows of " + dh);
+            }
+            float[] rows = tower.adapterForward();
+            dSlots = new float[rows.length];
+            for (int i = dh; i < (n + 1) * dh; i++) {
+                float d = rows[i] - t.slots()[i];
+                loss += SLOT_WEIGHT * d * d;
+                dSlots[i] = 2 * SLOT_WEIGHT * d * lossScale;
+            }
+        }
         if (grads == null) {
             return loss;
         }
-        float[] dFeats = new float[feats.length];
+        float[] dFeats = dSlots == null ? new float[feats.length] : tower.adapterBackward(dSlots, grads);
         for (int h = 0; h < heads; h++) {
             float scale = h < 2 ? n * lossScale : lossScale;
             for (int i = 0; i < dOut[h].length; i++) {
@@ -583,6 +608,12 @@ public final class CogVlmNet {
                 tower = new Tower(episode.pixels());
                 float[] img = tower.forward();
                 System.arraycopy(img, 0, h0, h, img.length);
+            } else if (episode.slots() != null) {
+                if (episode.slots().length != config.imageTokens() * h) {
+                    throw new IllegalArgumentException("slot rows: " + episode.slots().length + " values, the image slots take "
+                            + config.imageTokens() + " rows of " + h);
+                }
+                System.arraycopy(episode.slots(), 0, h0, h, episode.slots().length);
             }
             float[] x = h0;
             for (int l = 0; l < config.numLayers(); l++) {
@@ -976,6 +1007,11 @@ public final class CogVlmNet {
             }
 
             void backward(float[] dOut, Grads gr) {
+                backwardFeatures(adapterBackward(dOut, gr), gr);
+            }
+
+            /** Backward of {@link #adapterForward}: the weights' gradients, and returns that of the patch features. */
+            float[] adapterBackward(float[] dOut, Grads gr) {
                 float[] dboi = gr.of(V + "boi");
                 float[] deoi = gr.of(V + "eoi");
                 for (int i = 0; i < h; i++) {
@@ -1006,7 +1042,7 @@ public final class CogVlmNet {
                 float[] dFeats = new float[feats.length];
                 Ops.linearBackward(feats, patches, vh, w(V + "linear_proj.linear_proj.weight"), h, dy, dFeats,
                         gr.of(V + "linear_proj.linear_proj.weight"), null);
-                backwardFeatures(dFeats, gr);
+                return dFeats;
             }
 
             /** Backward of {@link #forwardFeatures} from the gradient of the patch features. */

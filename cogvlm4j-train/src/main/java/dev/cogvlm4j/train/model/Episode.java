@@ -13,11 +13,24 @@ import java.util.List;
  *                 array for a blank image (the image slots are present and hold zero vectors, see {@link #blank})
  * @param branches the token branches
  * @param patches  per-patch labels when the episode trains the tower alone (no branches then), else null
+ * @param slots    with blank image slots ({@code pixels} empty), what the slots hold instead of zeros: the rows
+ *                 {@code [boi; patches; eoi]}, each the decoder's hidden size wide ({@link #slots}); else null
  */
-public record Episode(float[] pixels, List<Branch> branches, PatchTargets patches) {
+public record Episode(float[] pixels, List<Branch> branches, PatchTargets patches, float[] slots) {
     /** An episode of token branches (text, or questions about an image). */
     public Episode(float[] pixels, List<Branch> branches) {
-        this(pixels, branches, null);
+        this(pixels, branches, null, null);
+    }
+
+    /** An episode with patch targets (the tower's pretraining). */
+    public Episode(float[] pixels, List<Branch> branches, PatchTargets patches) {
+        this(pixels, branches, patches, null);
+    }
+
+    public Episode {
+        if (slots != null && (pixels == null || pixels.length > 0)) {
+            throw new IllegalArgumentException("slot rows stand in for an image: the episode must have blank image slots");
+        }
     }
 
     /**
@@ -33,11 +46,18 @@ public record Episode(float[] pixels, List<Branch> branches, PatchTargets patche
      * @param places whether each box coordinate is also a class among {@link #PLACES} places (its first two digits
      *               on the 0-999 scale of the answers, {@code [[045,...]]} being place 4), so the tower learns the
      *               coordinate at the resolution the box's digits need, not only near it
+     * @param slots  when not null, the rows the adapter must write into the image slots ({@code [boi; patches;
+     *               eoi]}, see {@code SceneSlots}); the patches' rows are learned by squared error
      */
-    public record PatchTargets(int[] kind, int[] colour, float[] box, boolean places) {
+    public record PatchTargets(int[] kind, int[] colour, float[] box, boolean places, float[] slots) {
         /** Targets without places. */
         public PatchTargets(int[] kind, int[] colour, float[] box) {
-            this(kind, colour, box, false);
+            this(kind, colour, box, false, null);
+        }
+
+        /** Targets without slot rows. */
+        public PatchTargets(int[] kind, int[] colour, float[] box, boolean places) {
+            this(kind, colour, box, places, null);
         }
 
         /** Place classes of a box coordinate: {@code floor(coordinate × 100 / side)}, 0 to 99. */
@@ -105,6 +125,14 @@ public record Episode(float[] pixels, List<Branch> branches, PatchTargets patche
      */
     public static Episode blank(List<Branch> branches) {
         return new Episode(new float[0], branches);
+    }
+
+    /**
+     * Text after image slots that hold given rows instead of an image: how the language model learns, before any
+     * image exists, to read a scene written into the slots (see {@code SceneSlots}).
+     */
+    public static Episode slots(float[] rows, List<Branch> branches) {
+        return new Episode(new float[0], branches, null, rows);
     }
 
     /** Whether the prefix holds image slots (a real or a blank image). */

@@ -54,6 +54,11 @@ public record Shape(Kind kind, Colour colour, int[] rgb, int x0, int y0, int x1,
         return String.format(java.util.Locale.ROOT, "[[%03d,%03d,%03d,%03d]]", scale(x0), scale(y0), scale(x1), scale(y1));
     }
 
+    /** The box's four values on the 0-999 scale, in the answer's order {@code x0, y0, x1, y1}. */
+    public int[] box999Values() {
+        return new int[]{scale(x0), scale(y0), scale(x1), scale(y1)};
+    }
+
     /** {@code coordinate × 1000 / 224}, floored, capped at 999. */
     static int scale(int c) {
         return Math.min(999, c * 1000 / ShapesWorld.SIZE);

@@ -168,24 +168,38 @@ class CogVlmNetTest {
         // Four patches: two covered (kind, colour and box count), one uncovered (kind and colour "none" only), one
         // covered again; every tower tensor and the three heads are checked, the decoder gets nothing.
         // With places, each covered patch's four coordinates are also classes (the place head is checked too).
+        // With slot rows, the adapter's patch rows are also scored against them (the adapter is checked too).
         for (boolean places : new boolean[]{false, true}) {
-            checkTowerPretraining(places);
+            checkTowerPretraining(places, false);
         }
+        checkTowerPretraining(true, true);
     }
 
-    private void checkTowerPretraining(boolean places) {
+    private void checkTowerPretraining(boolean places, boolean slots) {
         Episode e = episode(19);
+        float[] rows = null;
+        if (slots) {
+            Random r = new Random(4);
+            rows = new float[6 * 16];
+            for (int i = 0; i < rows.length; i++) {
+                rows[i] = r.nextInt(3) == 0 ? 1f : 0f;
+            }
+        }
         Episode.PatchTargets t = new Episode.PatchTargets(new int[]{0, 3, 2, 1}, new int[]{5, 6, 1, 0},
-                new float[]{0.1f, 0.2f, 0.4f, 0.5f, 0, 0, 0, 0, 0.5f, 0.1f, 0.9f, 0.6f, 0.3f, 0.3f, 0.7f, 0.999f}, places);
+                new float[]{0.1f, 0.2f, 0.4f, 0.5f, 0, 0, 0, 0, 0.5f, 0.1f, 0.9f, 0.6f, 0.3f, 0.3f, 0.7f, 0.999f}, places,
+                rows);
         Episode patches = new Episode(e.pixels(), List.of(), t);
         // Weights at five times the initialisation, small heads and a finer step: the heads read the tower's
         // residual stream directly, where the other tests' scale makes the losses so large and curved that central
         // differences lose accuracy.
         CogVlmNet net = net(22, 5);
         for (Param p : net.params()) {
-            if (p.name().startsWith(CogVlmNet.TRAINING_ONLY)) {
+            // With slot rows the adapter's output is scored directly too; its last projection at a three-hundredth
+            // keeps that squared error near the other terms, where float rounding of the loss stays below the
+            // differences' resolution.
+            if (p.name().startsWith(CogVlmNet.TRAINING_ONLY) || (slots && p.name().contains("dense_4h_to_h"))) {
                 for (int i = 0; i < p.value().length; i++) {
-                    p.value()[i] /= 10;
+                    p.value()[i] /= slots && p.name().contains("dense_4h_to_h") ? 300 : 10;
                 }
             }
         }
@@ -200,6 +214,37 @@ class CogVlmNetTest {
         float[] place = g.of("train.patch_head.place.weight");
         assertEquals(places, java.util.stream.IntStream.range(0, place.length).anyMatch(i -> place[i] != 0f),
                 "the place head learns exactly when the targets have places");
+        float[] adapter = g.of("model.vision.linear_proj.dense_4h_to_h.weight");
+        assertEquals(slots, java.util.stream.IntStream.range(0, adapter.length).anyMatch(i -> adapter[i] != 0f),
+                "the adapter learns exactly when the targets have slot rows");
+        for (float v : g.of("model.vision.boi")) {
+            assertEquals(0f, v, "boi is not a slot row the adapter writes");
+        }
+    }
+
+    @Test
+    void slotRowGradientsMatchFiniteDifferences() {
+        // The language stage that reads scenes from the image slots: given rows instead of zeros, through the
+        // language weights on every row (as in the language stages).
+        Episode e = episode(15);
+        Random r = new Random(6);
+        float[] rows = new float[6 * 16];
+        for (int i = 0; i < rows.length; i++) {
+            rows[i] = (float) r.nextGaussian();
+        }
+        CogVlmNet net = net(10);
+        net.setVisualExperts(false);
+        Episode slots = Episode.slots(rows, e.branches());
+        checkGradients(net, slots);
+        assertNotEquals(net.loss(Episode.blank(e.branches())), net.loss(slots), 1e-6, "the rows reach the model");
+        IllegalArgumentException bad = assertThrows(IllegalArgumentException.class,
+                () -> net.loss(Episode.slots(new float[5 * 16], e.branches())));
+        assertTrue(bad.getMessage().contains("6 rows of 16"), bad.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> new Episode(e.pixels(), e.branches(), null, rows),
+                "slot rows stand in for an image, never beside one");
+        IllegalArgumentException wrongTargets = assertThrows(IllegalArgumentException.class, () -> net.loss(new Episode(
+                e.pixels(), List.of(), new Episode.PatchTargets(new int[4], new int[4], new float[16], false, new float[16]))));
+        assertTrue(wrongTargets.getMessage().contains("slot targets"), wrongTargets.getMessage());
     }
 
     @Test
