@@ -3,6 +3,7 @@ package dev.cogvlm4j.train.data;
 import dev.cogvlm4j.model.CogVlmConfig;
 import dev.cogvlm4j.text.Tokenizer;
 import dev.cogvlm4j.train.model.Episode;
+import dev.cogvlm4j.train.nn.Ops;
 import dev.cogvlm4j.train.world.Shape;
 import dev.cogvlm4j.train.world.ShapesWorld;
 import dev.cogvlm4j.vision.ImagePreprocessor;
@@ -123,12 +124,21 @@ public final class EpisodeFactory {
         if (qs.isEmpty()) {
             return null;
         }
+        return new Episode(pixels(scene), drawBranches(qs, maxQuestions, weights, r));
+    }
+
+    /**
+     * Up to {@code maxQuestions} of {@code qs} drawn without replacement by type {@code weights} (removed from
+     * {@code qs}), each as a question-and-answer branch.
+     */
+    private List<Episode.Branch> drawBranches(List<ShapesWorld.QA> qs, int maxQuestions, Map<String, Double> weights,
+                                              SplittableRandom r) {
         List<Episode.Branch> branches = new ArrayList<>();
         while (!qs.isEmpty() && branches.size() < maxQuestions) {
             ShapesWorld.QA qa = qs.remove(draw(qs, weights, r));
             branches.add(qa(qa.question(), qa.answer()));
         }
-        return new Episode(pixels(scene), branches);
+        return branches;
     }
 
     /** Least share of a patch's pixels an object must cover to be that patch's label. */
@@ -217,21 +227,10 @@ public final class EpisodeFactory {
         float[] rows = SceneSlots.rows(scene, config.vision().grid(), config.hiddenSize());
         if (noise > 0) {
             for (int i = 0; i < rows.length; i++) {
-                rows[i] += (float) (noise * gaussian(r));
+                rows[i] += (float) (noise * Ops.gaussian(r));
             }
         }
-        List<ShapesWorld.QA> qs = new ArrayList<>(ShapesWorld.questions(scene));
-        List<Episode.Branch> branches = new ArrayList<>();
-        while (!qs.isEmpty() && branches.size() < maxQuestions) {
-            ShapesWorld.QA qa = qs.remove(draw(qs, weights, r));
-            branches.add(qa(qa.question(), qa.answer()));
-        }
-        return Episode.slots(rows, branches);
-    }
-
-    private static double gaussian(SplittableRandom r) {
-        double u = 1 - r.nextDouble();
-        return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * r.nextDouble());
+        return Episode.slots(rows, drawBranches(new ArrayList<>(ShapesWorld.questions(scene)), maxQuestions, weights, r));
     }
 
     /** The image as the vision tower receives it. */

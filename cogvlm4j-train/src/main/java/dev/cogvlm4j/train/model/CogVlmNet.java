@@ -169,7 +169,7 @@ public final class CogVlmNet {
     private void normal(String name, SplittableRandom r, double std, long... shape) {
         float[] w = new float[count(shape)];
         for (int i = 0; i < w.length; i++) {
-            w[i] = (float) (gaussian(r) * std);
+            w[i] = (float) (Ops.gaussian(r) * std);
         }
         add(name, w, shape);
     }
@@ -199,13 +199,6 @@ public final class CogVlmNet {
             n *= d;
         }
         return Math.toIntExact(n);
-    }
-
-    private static double gaussian(SplittableRandom r) {
-        // Box-Muller from the splittable generator, so initialisation is reproducible from the seed alone.
-        double u1 = r.nextDouble();
-        double u2 = r.nextDouble();
-        return Math.sqrt(-2 * Math.log(1 - u1)) * Math.cos(2 * Math.PI * u2);
     }
 
     /** The architecture. */

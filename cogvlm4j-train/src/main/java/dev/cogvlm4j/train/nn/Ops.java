@@ -2,6 +2,7 @@ package dev.cogvlm4j.train.nn;
 
 import dev.cogvlm4j.tensor.Kernels;
 import dev.cogvlm4j.tensor.Tensor;
+import java.util.SplittableRandom;
 
 /**
  * Forward and backward passes of the operators the CogVLM architecture is built from, on row-major float
@@ -347,6 +348,16 @@ public final class Ops {
                 dtable[ids[i] * d + t] += dy[i * d + t];
             }
         }
+    }
+
+    /**
+     * A standard normal draw: Box-Muller from the splittable generator (two {@code nextDouble} calls), so weights and
+     * noise are reproducible from the seed alone.
+     */
+    public static double gaussian(SplittableRandom r) {
+        double u1 = r.nextDouble();
+        double u2 = r.nextDouble();
+        return Math.sqrt(-2 * Math.log(1 - u1)) * Math.cos(2 * Math.PI * u2);
     }
 
     /** The largest of {@code z[at .. at + m)}. */
