@@ -74,6 +74,12 @@ class TrainCliTest {
         // Scenes written into the image slots need a decoder wide enough for their code; this one is not.
         CliTest.assertCleanError(CliTest.run("evaluate", "--model", run.resolve("lm/model").toString(), "--images", "1",
                 "--in-words=slots"), "too narrow");
+        // A single-file model loads for images, but the slot reading test runs the trainer's net from a folder.
+        Path gguf = tmp.resolve("installed.gguf");
+        assertEquals(0, CliTest.run("quantize", "--model", installed.toString(), "--out", gguf.toString(), "--type", "q8_0")
+                .code());
+        CliTest.assertCleanError(CliTest.run("evaluate", "--model", gguf.toString(), "--images", "1", "--in-words=slots"),
+                "model folder");
         CliTest.Result run1 = CliTest.run("run", "--model", installed.toString(), "--image",
                 writeScene().toString(), "--prompt", "Describe the image.", "--max-new-tokens", "8");
         assertEquals(0, run1.code(), run1.err());

@@ -3,7 +3,6 @@ package dev.cogvlm4j.train;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.cogvlm4j.CogVlm;
 import dev.cogvlm4j.Question;
-import dev.cogvlm4j.io.SafeTensorsFile;
 import dev.cogvlm4j.model.CogVlmConfig;
 import dev.cogvlm4j.model.GenerationOptions;
 import dev.cogvlm4j.text.Tokenizer;
@@ -150,6 +149,11 @@ public final class Evaluator {
      * that stage, decoding greedily (at most 128 tokens) in the chat template.
      */
     public static Report evaluateSlots(Path modelDir, long seed, int images, IntConsumer progress) throws IOException {
+        if (!java.nio.file.Files.isRegularFile(modelDir.resolve("config.json"))
+                || !java.nio.file.Files.isRegularFile(modelDir.resolve("model.safetensors"))) {
+            throw new IllegalArgumentException(modelDir + ": scenes in the slots are read from a model folder "
+                    + "(config.json and model.safetensors), as the trainer exports it");
+        }
         CogVlmConfig config = CogVlmConfig.parse(new ObjectMapper().readTree(modelDir.resolve("config.json").toFile()),
                 Set.of());
         if (config.hiddenSize() < SceneSlots.WIDTH) {
@@ -157,13 +161,7 @@ public final class Evaluator {
                     + " is too narrow for the scene's slot rows (" + SceneSlots.WIDTH + ")");
         }
         Tokenizer tok = Tokenizers.load(modelDir);
-        Map<String, float[]> weights = new java.util.HashMap<>();
-        try (SafeTensorsFile f = SafeTensorsFile.open(modelDir.resolve("model.safetensors"))) {
-            for (String n : f.entries().keySet()) {
-                weights.put(n, f.floats(n));
-            }
-        }
-        CogVlmNet net = CogVlmNet.of(config, weights);
+        CogVlmNet net = Trainer.loadWeights(config, modelDir.resolve("model.safetensors"), null);
         net.setVisualExperts(false);
         int eos = config.eosIds()[0];
         return evaluate(seed, images, progress, (scene, image, qa) -> {
