@@ -23,12 +23,14 @@ import java.util.Set;
  * @param tokenizerMerges merges learned at most
  * @param tokenizerSplitsPunctuation no merge joins letters with punctuation ({@code "split_punctuation"}), so
  *                   {@code circle?}, {@code circle,} and {@code circle [[} all share the word's token
+ * @param tokenizerPhrases each colour-and-shape phrase is one token ({@code "phrases"}), so a question names an
+ *                   object with one token
  * @param model      {@code config.json} fields of the model (vocab size and special ids are filled in)
  * @param stages     the stages in order
  * @param threads    data-parallel workers (0: the engine's pool size)
  */
 public record Recipe(long seed, boolean deepFusion, int tokenizerScenes, int tokenizerMerges,
-                     boolean tokenizerSplitsPunctuation, ObjectNode model,
+                     boolean tokenizerSplitsPunctuation, boolean tokenizerPhrases, ObjectNode model,
                      List<Stage> stages, int threads) {
 
     /**
@@ -159,9 +161,11 @@ public record Recipe(long seed, boolean deepFusion, int tokenizerScenes, int tok
         if (stages.stream().map(Stage::name).distinct().count() != stages.size()) {
             throw new IllegalArgumentException(source + ": stage names must be unique");
         }
-        JsonNode split = root.path("tokenizer").get("split_punctuation");
-        if (split != null && !split.isBoolean()) {
-            throw new IllegalArgumentException(source + ": tokenizer.split_punctuation must be true or false, not " + split);
+        for (String flag : new String[]{"split_punctuation", "phrases"}) {
+            JsonNode v = root.path("tokenizer").get(flag);
+            if (v != null && !v.isBoolean()) {
+                throw new IllegalArgumentException(source + ": tokenizer." + flag + " must be true or false, not " + v);
+            }
         }
         JsonNode threads = root.get("threads");
         if (threads != null && (!threads.canConvertToInt() || !threads.isIntegralNumber() || threads.asInt() < 0
@@ -171,7 +175,8 @@ public record Recipe(long seed, boolean deepFusion, int tokenizerScenes, int tok
         }
         return new Recipe(root.path("seed").asLong(1), fusion.equals("deep"), root.path("tokenizer").path("scenes").asInt(2000),
                 root.path("tokenizer").path("merges").asInt(150),
-                root.path("tokenizer").path("split_punctuation").asBoolean(false), (ObjectNode) model, List.copyOf(stages),
+                root.path("tokenizer").path("split_punctuation").asBoolean(false),
+                root.path("tokenizer").path("phrases").asBoolean(false), (ObjectNode) model, List.copyOf(stages),
                 root.path("threads").asInt(0));
     }
 
@@ -286,7 +291,7 @@ public record Recipe(long seed, boolean deepFusion, int tokenizerScenes, int tok
 
     /** The recipe with another fusion (for the experiment's second arm). */
     public Recipe withFusion(boolean deep) {
-        return new Recipe(seed, deep, tokenizerScenes, tokenizerMerges, tokenizerSplitsPunctuation, model, stages,
-                threads);
+        return new Recipe(seed, deep, tokenizerScenes, tokenizerMerges, tokenizerSplitsPunctuation, tokenizerPhrases,
+                model, stages, threads);
     }
 }

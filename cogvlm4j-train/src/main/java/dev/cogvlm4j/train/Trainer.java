@@ -86,7 +86,7 @@ public final class Trainer {
             Path tmp = out.resolve("tokenizer.tmp");
             deleteTree(tmp);
             WorldTokenizer.build(tmp, recipe.seed(), recipe.tokenizerScenes(), recipe.tokenizerMerges(),
-                    recipe.tokenizerSplitsPunctuation());
+                    recipe.tokenizerSplitsPunctuation(), recipe.tokenizerPhrases());
             Files.createDirectories(out);
             deleteTree(dir);
             Files.move(tmp, dir, StandardCopyOption.ATOMIC_MOVE);

@@ -247,6 +247,7 @@ class TrainerTest {
                 "{\"model\": {\"vision_config\": {}}, \"stages\": [{\"name\": \"x\", \"types\": [\"caption\"], \"steps\": 1, \"batch\": 1, \"questions\": 1, \"lr\": 1e308}]}",
                 "{\"fusion\": \"medium\", \"model\": {\"vision_config\": {}}, \"stages\": [{\"name\": \"x\", \"types\": [\"caption\"], \"steps\": 1, \"batch\": 1, \"questions\": 1}]}",
                 "{\"tokenizer\": {\"split_punctuation\": \"yes\"}, \"model\": {\"vision_config\": {}}, \"stages\": [{\"name\": \"x\", \"types\": [\"caption\"], \"steps\": 1, \"batch\": 1, \"questions\": 1}]}",
+                "{\"tokenizer\": {\"phrases\": 1}, \"model\": {\"vision_config\": {}}, \"stages\": [{\"name\": \"x\", \"types\": [\"caption\"], \"steps\": 1, \"batch\": 1, \"questions\": 1}]}",
                 "{\"threads\": -2, \"model\": {\"vision_config\": {}}, \"stages\": [{\"name\": \"x\", \"types\": [\"caption\"], \"steps\": 1, \"batch\": 1, \"questions\": 1}]}",
                 "{\"threads\": \"two\", \"model\": {\"vision_config\": {}}, \"stages\": [{\"name\": \"x\", \"types\": [\"caption\"], \"steps\": 1, \"batch\": 1, \"questions\": 1}]}",
                 "{\"threads\": 1.5, \"model\": {\"vision_config\": {}}, \"stages\": [{\"name\": \"x\", \"types\": [\"caption\"], \"steps\": 1, \"batch\": 1, \"questions\": 1}]}",
@@ -317,6 +318,45 @@ class TrainerTest {
         assertEquals(0, mixedPieces(new Trainer(split, dir.resolve("split"), QUIET).tokenizerDir()));
         // Without the option, the same text budget learns pieces such as "Question:" or "circle?".
         assertTrue(mixedPieces(new Trainer(recipe("deep"), dir.resolve("plain"), QUIET).tokenizerDir()) > 0);
+    }
+
+    /**
+     * With phrases each colour-and-shape pair is one token wherever it stands, in questions and captions alike, and
+     * decodes back to its two words; the words alone keep their own tokens; too small a merge budget to make each
+     * word one piece first is refused with one line.
+     */
+    @Test
+    void phraseTokensNameAnObjectWithOneToken(@TempDir Path dir) throws Exception {
+        String phrases = RECIPE.formatted("deep").replace("\"scenes\": 200, \"merges\": 60}",
+                "\"scenes\": 200, \"merges\": 160, \"split_punctuation\": true, \"phrases\": true}");
+        Recipe r = Recipe.parse(new ObjectMapper().readTree(phrases), "test");
+        assertTrue(r.tokenizerPhrases() && !recipe("deep").tokenizerPhrases(), "off unless asked");
+        Tokenizer tok = Tokenizers.load(new Trainer(r, dir.resolve("phrases"), QUIET).tokenizerDir());
+        Tokenizer plain = Tokenizers.load(new Trainer(Recipe.parse(new ObjectMapper().readTree(
+                phrases.replace("\"phrases\": true", "\"phrases\": false")), "test"), dir.resolve("plain"), QUIET)
+                .tokenizerDir());
+        int[] green = tok.encode("green");
+        int[] triangle = tok.encode("triangle");
+        assertEquals(1, green.length);
+        assertEquals(1, triangle.length);
+        for (String text : new String[]{"Where is the green triangle?", "A red circle and a green triangle.",
+                "A green triangle [[045,120,310,388]]."}) {
+            int[] ids = tok.encode(text);
+            int[] words = plain.encode(text);
+            assertEquals(words.length - (text.contains("red circle") ? 2 : 1), ids.length, text);
+            assertEquals(text, tok.decode(ids, ids.length, true, false), text);
+            long pairs = java.util.Arrays.stream(ids).filter(id -> tok.decode(new int[]{id}, 1, true, false).strip()
+                    .matches("(red|green|blue|yellow|purple|orange) (circle|square|triangle)")).count();
+            assertEquals(text.contains("red circle") ? 2 : 1, pairs, text);
+        }
+        int[] colourAnswer = tok.encode("What color is the triangle? Answer: green");
+        assertEquals(green[0], colourAnswer[colourAnswer.length - 1], "a colour alone keeps its own token");
+        assertTrue(java.util.Arrays.stream(tok.encode("What shape is the green object?")).anyMatch(id -> id == green[0]));
+
+        Recipe tooFew = Recipe.parse(new ObjectMapper().readTree(phrases.replace("\"merges\": 160", "\"merges\": 5")), "test");
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> new Trainer(tooFew, dir.resolve("few"), QUIET).tokenizerDir());
+        assertTrue(e.getMessage().contains("allow more merges") && !e.getMessage().contains("\n"), e.getMessage());
     }
 
     /** Learned pieces holding both a letter and punctuation. */

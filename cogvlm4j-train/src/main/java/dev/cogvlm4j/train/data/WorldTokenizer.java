@@ -3,6 +3,7 @@ package dev.cogvlm4j.train.data;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.cogvlm4j.train.world.Shape;
 import dev.cogvlm4j.train.world.ShapesWorld;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -21,7 +22,11 @@ import java.util.TreeSet;
  * it as a HuggingFace {@code tokenizer.json}. As in Llama's tokenizer, digits are never merged, so a box coordinate
  * is three single-digit tokens; merges never cross a word boundary (U+2581 only starts a piece). Optionally, as
  * GPT-2's pre-tokenizer does, letters and punctuation never merge, so a word is the same token before a question
- * mark, a comma, a full stop or a space.
+ * mark, a comma, a full stop or a space. Optionally each of the world's noun phrases, a colour word then a shape
+ * word, becomes one piece ({@code ▁green▁triangle}), the one kind of merge across a word boundary (SentencePiece
+ * learns such pieces when it is not told to split on whitespace): a question about "the green triangle" then names the
+ * object with one token, as the image names it with one code, and finding it is a match of one feature instead of
+ * a conjunction of two.
  */
 public final class WorldTokenizer {
     private static final String SPACE = "\u2581";
@@ -34,9 +39,11 @@ public final class WorldTokenizer {
     /**
      * Learns up to {@code maxMerges} merges from the text of {@code scenes} scenes drawn from {@code seed} and writes
      * {@code tokenizer.json}, {@code tokenizer_config.json} and {@code special_tokens_map.json} into {@code dir}.
-     * Returns the vocabulary size. With {@code splitPunctuation} no merge joins letters and punctuation.
+     * Returns the vocabulary size. With {@code splitPunctuation} no merge joins letters and punctuation; with
+     * {@code phrases} a last merge per colour and shape joins the two words into one piece.
      */
-    public static int build(Path dir, long seed, int scenes, int maxMerges, boolean splitPunctuation) throws IOException {
+    public static int build(Path dir, long seed, int scenes, int maxMerges, boolean splitPunctuation, boolean phrases)
+            throws IOException {
         Map<String, Integer> words = new TreeMap<>();
         SplittableRandom r = new SplittableRandom(seed);
         for (int i = 0; i < scenes; i++) {
@@ -99,6 +106,9 @@ public final class WorldTokenizer {
                 }
             }
         }
+        if (phrases) {
+            merges.addAll(phraseMerges(words.keySet(), seqs));
+        }
         Map<String, Integer> vocab = new LinkedHashMap<>();
         vocab.put("<unk>", 0);
         vocab.put("<s>", 1);
@@ -117,6 +127,30 @@ public final class WorldTokenizer {
         }
         write(dir, vocab, merges);
         return next;
+    }
+
+    /**
+     * One merge per colour and shape, {@code ▁colour} + {@code ▁shape}, ranked after every word merge, so it applies
+     * to the two whole words and to nothing else. Both words must already be single pieces.
+     */
+    private static List<String[]> phraseMerges(java.util.Set<String> words, List<List<String>> seqs) {
+        List<String> keys = new ArrayList<>(words);
+        List<String[]> out = new ArrayList<>();
+        for (Shape.Colour c : Shape.Colour.values()) {
+            for (Shape.Kind k : Shape.Kind.values()) {
+                String colour = SPACE + c.word();
+                String kind = SPACE + k.word();
+                for (String w : new String[]{colour, kind}) {
+                    int at = keys.indexOf(w);
+                    if (at < 0 || seqs.get(at).size() != 1) {
+                        throw new IllegalArgumentException("tokenizer phrases need '" + w.substring(1)
+                                + "' as one piece: allow more merges");
+                    }
+                }
+                out.add(new String[]{colour, kind});
+            }
+        }
+        return out;
     }
 
     private static boolean hasDigit(String s) {
