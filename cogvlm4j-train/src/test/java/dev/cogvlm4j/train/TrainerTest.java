@@ -582,6 +582,7 @@ class TrainerTest {
             assertEquals(deep.stages(), r.stages(), f + ": the two arms must share stages, steps and data");
             assertEquals(deep.tokenizerSplitsPunctuation(), r.tokenizerSplitsPunctuation(), f + ": and the tokenizer");
             assertEquals(deep.tokenizerMerges(), r.tokenizerMerges(), f + ": and the tokenizer");
+            assertEquals(deep.tokenizerPhrases(), r.tokenizerPhrases(), f + ": and the tokenizer");
         }
     }
 }
