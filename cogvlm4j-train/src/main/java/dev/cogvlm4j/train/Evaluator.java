@@ -175,10 +175,7 @@ public final class Evaluator {
                 java.util.Arrays.fill(targets, -1);
                 targets[n - 1] = 0;
                 float[] logits = net.logits(Episode.slots(rows, List.of(new Episode.Branch(x, targets))));
-                int best = 0;
-                for (int k = 1; k < logits.length; k++) {
-                    best = logits[k] > logits[best] ? k : best;
-                }
+                int best = dev.cogvlm4j.model.Sampler.argmax(logits);
                 if (best == eos) {
                     break;
                 }

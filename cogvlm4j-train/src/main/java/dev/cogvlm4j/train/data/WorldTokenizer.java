@@ -107,7 +107,7 @@ public final class WorldTokenizer {
             }
         }
         if (phrases) {
-            merges.addAll(phraseMerges(words.keySet(), seqs));
+            merges.addAll(phraseMerges(words, seqs));
         }
         Map<String, Integer> vocab = new LinkedHashMap<>();
         vocab.put("<unk>", 0);
@@ -133,20 +133,23 @@ public final class WorldTokenizer {
      * One merge per colour and shape, {@code ▁colour} + {@code ▁shape}, ranked after every word merge, so it applies
      * to the two whole words and to nothing else. Both words must already be single pieces.
      */
-    private static List<String[]> phraseMerges(java.util.Set<String> words, List<List<String>> seqs) {
-        List<String> keys = new ArrayList<>(words);
+    private static List<String[]> phraseMerges(Map<String, Integer> words, List<List<String>> seqs) {
+        Map<String, Integer> pieces = new HashMap<>();
+        int at = 0;
+        for (String w : words.keySet()) {
+            pieces.put(w, seqs.get(at++).size());
+        }
+        List<String> colours = java.util.Arrays.stream(Shape.Colour.values()).map(c -> SPACE + c.word()).toList();
+        List<String> kinds = java.util.Arrays.stream(Shape.Kind.values()).map(k -> SPACE + k.word()).toList();
+        for (String w : java.util.stream.Stream.concat(colours.stream(), kinds.stream()).toList()) {
+            if (pieces.getOrDefault(w, 0) != 1) {
+                throw new IllegalArgumentException("tokenizer phrases need '" + w.substring(1)
+                        + "' as one piece: allow more merges");
+            }
+        }
         List<String[]> out = new ArrayList<>();
-        for (Shape.Colour c : Shape.Colour.values()) {
-            for (Shape.Kind k : Shape.Kind.values()) {
-                String colour = SPACE + c.word();
-                String kind = SPACE + k.word();
-                for (String w : new String[]{colour, kind}) {
-                    int at = keys.indexOf(w);
-                    if (at < 0 || seqs.get(at).size() != 1) {
-                        throw new IllegalArgumentException("tokenizer phrases need '" + w.substring(1)
-                                + "' as one piece: allow more merges");
-                    }
-                }
+        for (String colour : colours) {
+            for (String kind : kinds) {
                 out.add(new String[]{colour, kind});
             }
         }
